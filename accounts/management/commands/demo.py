@@ -1,0 +1,36 @@
+import os
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from accounts.keys import key_hash
+from accounts.models import Account, ApiKey
+from accounts.services import account_create, api_key_create
+
+DEMO_ACCOUNT = "Demo"
+DEMO_CREDITS = 100
+
+
+class Command(BaseCommand):
+    help = "Make sure the demo account exists and print its API key (kept in DEMO_API_KEY_FILE, mode 0600)."
+
+    def handle(self, *args, **options):
+        account = Account.objects.filter(name=DEMO_ACCOUNT).first() or account_create(
+            name=DEMO_ACCOUNT, credits=DEMO_CREDITS
+        )
+        self.stdout.write(f"Demo API key: {self._demo_key(account)}")
+
+    def _demo_key(self, account: Account) -> str:
+        path = settings.DEMO_API_KEY_FILE
+        if path.exists():
+            secret = path.read_text().strip()
+            # The file outlives a reset database: reuse the key only while the server still knows it.
+            if ApiKey.objects.filter(account=account, key_hash=key_hash(secret), revoked_at__isnull=True).exists():
+                return secret
+        _, secret = api_key_create(account=account, name="Demo")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secret + "\n")
+        os.chmod(path, 0o600)  # also when the file existed with a wider mode
+        return secret

@@ -1,0 +1,79 @@
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from smsplatform.errors import NotFound
+
+from .keys import key_hash, key_is_well_formed
+from .models import Account, ApiKey
+
+_REVOKED = "revoked"
+
+
+def api_key_cache_key(digest: str) -> str:
+    return f"apikey:{digest}"
+
+
+def api_key_revoked_marker() -> str:
+    return _REVOKED
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey | None:
+    """The active key with this secret, or None.
+
+    The lookup by hash is cached; `api_key_revoke` replaces the cached entry with a
+    revoked marker, so a revoked key fails on its next request.
+    """
+    if not key_is_well_formed(secret):
+        return None
+    digest = key_hash(secret)
+    cache_key = api_key_cache_key(digest)
+    cached = cache.get(cache_key)
+    if cached == _REVOKED:
+        return None
+    if cached is None:
+        row = (
+            ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True)
+            .values_list("id", "account_id", "name", "prefix")
+            .first()
+        )
+        if row is None:
+            return None
+        cache.add(cache_key, row, timeout=settings.API_KEY_CACHE_SECONDS)
+        cached = row
+    key_id, account_id, name, prefix = cached
+    api_key = ApiKey(id=key_id, account_id=account_id, name=name, prefix=prefix, key_hash=digest)
+    _api_key_mark_used(api_key)
+    return api_key
+
+
+def _api_key_mark_used(api_key: ApiKey) -> None:
+    # At most one write per key and interval, not one per request.
+    interval = settings.API_KEY_LAST_USED_INTERVAL
+    if cache.add(f"apikey-used:{api_key.id}", 1, timeout=interval):
+        ApiKey.objects.filter(pk=api_key.id).update(last_used_at=timezone.now())
+
+
+def api_key_list(*, account_id) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(account_id=account_id, revoked_at__isnull=True).order_by("-created_at")
+
+
+def api_key_get(*, account_id, key_id) -> ApiKey:
+    api_key = api_key_list(account_id=account_id).filter(pk=key_id).first()
+    if api_key is None:
+        raise NotFound("API key not found.")
+    return api_key
+
+
+def account_find(*, name_or_id: str) -> Account | None:
+    """The account with this name, or this id: how the management commands name an account."""
+    account = Account.objects.filter(name=name_or_id).first()
+    if account is None:
+        try:
+            account = Account.objects.filter(pk=uuid.UUID(name_or_id)).first()
+        except ValueError:
+            pass
+    return account

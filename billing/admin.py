@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from smsplatform.admin import AccountScopedAdmin
+
+from .models import Transaction
+
+
+@admin.register(Transaction)
+class TransactionAdmin(AccountScopedAdmin):
+    """The ledger, read-only: corrections are new rows (the Account list's top-up action, `manage.py topup`)."""
+
+    list_display = ["created_at", "account", "type", "amount", "balance_after", "description", "reference"]
+    list_filter = ["type"]
+    search_fields = ["reference", "description"]
+    list_select_related = ["account"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

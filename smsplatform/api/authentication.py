@@ -1,0 +1,27 @@
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+
+from accounts.selectors import api_key_authenticate
+
+HEADER = "HTTP_X_API_KEY"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """Authenticates the `X-API-KEY` header.
+
+    Sets `request.auth` to the ApiKey (its `account_id` scopes every query) and
+    `request.user` to the same key: API clients are keys, not dashboard users.
+    """
+
+    def authenticate(self, request):
+        secret = request.META.get(HEADER)
+        if secret is None:
+            raise NotAuthenticated("Missing X-API-KEY header.", code="not_authenticated")
+        api_key = api_key_authenticate(secret=secret.strip())
+        if api_key is None:
+            raise AuthenticationFailed("Invalid or revoked API key.", code="invalid_api_key")
+        return api_key, api_key
+
+    def authenticate_header(self, request) -> str:
+        # Makes DRF answer 401 (not 403) when the key is missing or wrong.
+        return 'ApiKey header="X-API-KEY"'

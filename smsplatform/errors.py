@@ -1,0 +1,41 @@
+"""The application's error hierarchy: in app code, just raise.
+
+Each class carries the HTTP status and the stable `code` that the one exception
+handler (`smsplatform.api.exceptions`) renders as `{"error", "code"}`.
+"""
+
+
+class ApplicationError(Exception):
+    status = 400
+    code = "invalid"
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None):
+        self.message = message or self.message
+        if code:
+            self.code = code
+        super().__init__(self.message)
+
+
+class NotFound(ApplicationError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Forbidden(ApplicationError):
+    status = 403
+    code = "forbidden"
+    message = "You do not have permission to perform this action."
+
+
+class Conflict(ApplicationError):
+    status = 409
+    code = "conflict"
+    message = "The request conflicts with the current state."
+
+
+class InsufficientCredits(ApplicationError):
+    status = 402
+    code = "insufficient_credits"
+    message = "Insufficient SMS credits."

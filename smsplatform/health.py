@@ -1,0 +1,58 @@
+import logging
+
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from kombu import Connection
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def _database_state() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception:
+        logger.exception("Health check: database unavailable")
+        return "unavailable"
+
+
+def _broker_state() -> str:
+    broker = Connection(
+        settings.CELERY_BROKER_URL,
+        transport_options=getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+        connect_timeout=BROKER_TIMEOUT_SECONDS,
+    )
+    try:
+        with broker:
+            broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
+        return "ok"
+    except Exception:
+        logger.exception("Health check: broker unavailable")
+        return "unavailable"
+
+
+class HealthApi(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Health",
+            {"status": serializers.CharField(), "database": serializers.CharField(), "broker": serializers.CharField()},
+        )
+    )
+    def get(self, request):
+        body = {"status": "ok", "database": _database_state(), "broker": _broker_state()}
+        if body["database"] != "ok" or body["broker"] != "ok":
+            body.update(status="unavailable", error="A service the platform needs is unavailable.", code="unavailable")
+            return Response(body, status=503)
+        return Response(body)

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from smsplatform.api import exceptions, schema  # noqa: F401  (schema registers the X-API-KEY scheme)
+from smsplatform.api.middleware import NOT_FOUND_ROUTE
+from smsplatform.health import HealthApi
+
+api_v1 = [
+    path("health/", HealthApi.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("auth/", include("accounts.urls")),
+    path("billing/", include("billing.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    # Last: every other path is a JSON 404, also with DEBUG on (Django's would be an HTML page).
+    re_path(r"", csrf_exempt(exceptions.not_found), name=NOT_FOUND_ROUTE),
+]
+
+handler400 = exceptions.bad_request
+handler403 = exceptions.permission_denied
+handler404 = exceptions.not_found
+handler500 = exceptions.server_error

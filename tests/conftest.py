@@ -1,0 +1,71 @@
+import os
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from .factories import AccountFactory, api_key_for
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`postgres` and `redis` tests are skipped without those services, and fail instead with REQUIRE_SERVICES=1."""
+    missing = {}
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        missing["postgres"] = "needs PostgreSQL (DATABASE_URL=postgres://…)"
+    if not settings.REDIS_URL:
+        missing["redis"] = "needs Redis (REDIS_URL=redis://…)"
+    for item in items:
+        for marker, reason in missing.items():
+            if marker in item.keywords:
+                if REQUIRE_SERVICES:
+                    item.add_marker(pytest.mark.usefixtures("_missing_service_" + marker))
+                else:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def _missing_service_postgres():
+    pytest.fail("REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL")
+
+
+@pytest.fixture
+def _missing_service_redis():
+    pytest.fail("REQUIRE_SERVICES=1 but REDIS_URL is not set")
+
+
+@pytest.fixture
+def account(db):
+    return AccountFactory(credits=100)
+
+
+@pytest.fixture
+def api_key(account) -> str:
+    return api_key_for(account)
+
+
+@pytest.fixture
+def api_client(api_key) -> APIClient:
+    """A client of `account`, sending its key on every request."""
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key)
+    return client
+
+
+@pytest.fixture
+def other_account(db):
+    return AccountFactory(credits=50)
+
+
+@pytest.fixture
+def other_client(other_account) -> APIClient:
+    """A client of another account: it must never see or change `account`'s data."""
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key_for(other_account))
+    return client
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()

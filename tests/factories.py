@@ -1,0 +1,35 @@
+import factory
+
+from accounts.models import Account, User
+from accounts.services import api_key_create
+from billing.services import credits_topup
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Account {n}")
+
+    @factory.post_generation
+    def credits(account, create, extracted, **kwargs):
+        """`AccountFactory(credits=10)` tops the account up through the ledger, as real credits arrive."""
+        if extracted:
+            credits_topup(account_id=account.pk, amount=extracted, description="Test top-up")
+            account.refresh_from_db(fields=["sms_credits"])
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password("password")
+
+
+def api_key_for(account: Account, name: str = "Test") -> str:
+    """A new key of the account; returns the secret."""
+    return api_key_create(account=account, name=name)[1]

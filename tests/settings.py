@@ -1,0 +1,23 @@
+"""The settings under test: the real ones, with a key and cheap password hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+
+from smsplatform.settings import *  # noqa: E402, F403
+from smsplatform.settings import VAR_DIR  # noqa: E402
+
+if not os.environ.get("REDIS_URL"):
+    # Without Redis the tests use a private cache, not the file cache `make run` shares.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    (VAR_DIR / "test-broker").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "test-broker"),
+        "data_folder_out": str(VAR_DIR / "test-broker"),
+    }
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
