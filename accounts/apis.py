@@ -18,10 +18,10 @@ class ApiKeyOutputSerializer(serializers.Serializer):
 
 
 class ApiKeyListCreateApi(AccountApi):
-    class InputSerializer(serializers.Serializer):
+    class ApiKeyCreateInputSerializer(serializers.Serializer):
         name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
-    class CreatedOutputSerializer(ApiKeyOutputSerializer):
+    class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
         key = serializers.CharField(help_text="The full secret, shown this once only.")
 
     @extend_schema(
@@ -32,9 +32,9 @@ class ApiKeyListCreateApi(AccountApi):
         keys = api_key_list(account_id=self.account_id)
         return Response({"keys": ApiKeyOutputSerializer(keys, many=True).data})
 
-    @extend_schema(operation_id="api_keys_create", request=InputSerializer, responses={201: CreatedOutputSerializer})
+    @extend_schema(operation_id="api_keys_create", request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer})
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.ApiKeyCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         api_key, secret = api_key_create(account=request.auth.account, name=serializer.validated_data["name"])
         data = ApiKeyOutputSerializer(api_key).data

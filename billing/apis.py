@@ -14,20 +14,21 @@ class BalanceApi(AccountApi):
         return Response({"sms_credits": balance_get(account_id=self.account_id)})
 
 
-class TransactionListApi(AccountApi):
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.UUIDField()
-        type = serializers.CharField()
-        amount = serializers.IntegerField()
-        balance_after = serializers.IntegerField()
-        description = serializers.CharField()
-        reference = serializers.CharField()
-        created_at = serializers.DateTimeField()
+class TransactionOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    amount = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
+    description = serializers.CharField()
+    reference = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
+
+class TransactionListApi(AccountApi):
     pagination_class = Pagination.of("transactions")
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(responses=TransactionOutputSerializer(many=True))
     def get(self, request):
         return paginated_response(
-            view=self, queryset=transaction_list(account_id=self.account_id), serializer_class=self.OutputSerializer
+            view=self, queryset=transaction_list(account_id=self.account_id), serializer_class=TransactionOutputSerializer
         )

@@ -1,0 +1,65 @@
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.keys import KEY_PREFIX, key_generate, key_is_well_formed
+
+AUTHENTICATED_ENDPOINTS = [
+    ("get", "/api/v1/auth/keys/"),
+    ("post", "/api/v1/auth/keys/"),
+    ("delete", "/api/v1/auth/keys/00000000-0000-0000-0000-000000000000/"),
+    ("get", "/api/v1/billing/balance/"),
+    ("get", "/api/v1/billing/transactions/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), AUTHENTICATED_ENDPOINTS)
+def test_every_endpoint_needs_a_key(db, method, path):
+    response = getattr(APIClient(), method)(path, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "Missing X-API-KEY header.", "code": "not_authenticated"}
+    assert response["WWW-Authenticate"] == 'ApiKey header="X-API-KEY"'
+
+
+@pytest.mark.parametrize(("method", "path"), AUTHENTICATED_ENDPOINTS)
+@pytest.mark.parametrize("secret", ["", "nonsense", key_generate(), key_generate()[:-1] + "x"])
+def test_every_endpoint_refuses_unknown_keys(db, method, path, secret):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+
+    response = getattr(client, method)(path, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "Invalid or revoked API key.", "code": "invalid_api_key"}
+
+
+def test_key_format_has_prefix_and_checksum():
+    key = key_generate()
+
+    assert key.startswith(KEY_PREFIX)
+    assert key_is_well_formed(key)
+    assert key != key_generate()
+
+
+def test_a_mistyped_key_fails_its_checksum():
+    key = key_generate()
+    position = len(KEY_PREFIX) + 3
+    typo = key[:position] + ("a" if key[position] != "a" else "b") + key[position + 1 :]
+
+    assert not key_is_well_formed(typo)
+    assert not key_is_well_formed(key + "a")
+    assert not key_is_well_formed(key.replace(KEY_PREFIX, "ghp_", 1))
+
+
+def test_a_mistyped_key_is_refused_without_a_database_query(db, django_assert_num_queries):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=key_generate()[:-1] + "0")
+
+    with django_assert_num_queries(0):
+        assert client.get("/api/v1/billing/balance/").status_code == 401
+
+
+def test_surrounding_whitespace_in_the_header_is_tolerated(api_client, api_key):
+    api_client.credentials(HTTP_X_API_KEY=f"  {api_key} ")
+
+    assert api_client.get("/api/v1/billing/balance/").status_code == 200

@@ -1,0 +1,59 @@
+import pytest
+from rest_framework.test import APIClient
+
+
+def test_health_reports_database_and_broker(db):
+    response = APIClient().get("/api/v1/health/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_health_is_503_when_the_broker_is_down(db, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+    response = APIClient().get("/api/v1/health")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["database"] == "ok"
+    assert body["broker"] == "unavailable"
+    assert body["code"] == "unavailable"
+    assert body["error"]
+
+
+@pytest.mark.redis
+def test_health_checks_the_real_redis_broker(db, settings):
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+
+    assert APIClient().get("/api/v1/health/").json()["broker"] == "ok"
+
+
+def test_schema_is_openapi_3_with_the_api_key_scheme_and_error_shape(db):
+    response = APIClient().get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["ApiKeyAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-KEY",
+    }
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"error", "code"}
+    keys = schema["paths"]["/api/v1/auth/keys/"]
+    assert keys["get"]["security"] == [{"ApiKeyAuth": []}]
+    assert keys["post"]["responses"]["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    page = schema["paths"]["/api/v1/billing/transactions/"]["get"]["responses"]["200"]["content"]["application/json"]
+    page_schema = schema["components"]["schemas"][page["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert set(page_schema["properties"]) == {"count", "next", "previous", "transactions"}
+
+
+def test_docs_page_is_served_without_a_key(db):
+    response = APIClient().get("/api/v1/docs/")
+
+    assert response.status_code == 200
+    assert b"swagger" in response.content.lower()
