@@ -10,9 +10,13 @@ from .models import Account, ApiKey, User
 from .services import api_key_revoke, api_key_save_new
 
 
-class TopupActionForm(ActionForm):
+class TopupForm(forms.Form):
     amount = forms.IntegerField(min_value=1, required=False, help_text="Credits to add")
     note = forms.CharField(max_length=200, required=False)
+
+
+class TopupActionForm(ActionForm, TopupForm):
+    """The changelist's action bar, with the top-up's amount and note beside the action menu."""
 
 
 @admin.register(Account)
@@ -30,15 +34,12 @@ class AccountAdmin(AccountScopedAdmin):
         # Accounts carry the ledger: they are kept, not deleted.
         return False
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.is_superuser:
-            actions.pop("topup", None)
-        return actions
+    def has_topup_permission(self, request) -> bool:
+        return request.user.is_superuser
 
-    @admin.action(description="Top up selected accounts (amount and note beside the action)")
+    @admin.action(description="Top up selected accounts (amount and note beside the action)", permissions=["topup"])
     def topup(self, request, queryset):
-        form = TopupActionForm(request.POST)
+        form = TopupForm(request.POST)
         if not form.is_valid() or not form.cleaned_data["amount"]:
             self.message_user(request, "Enter a whole number of credits to add.", messages.ERROR)
             return
