@@ -32,7 +32,9 @@ class ApiKeyListCreateApi(AccountApi):
         keys = api_key_list(account_id=self.account_id)
         return Response({"keys": ApiKeyOutputSerializer(keys, many=True).data})
 
-    @extend_schema(operation_id="api_keys_create", request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer})
+    @extend_schema(
+        operation_id="api_keys_create", request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer}
+    )
     def post(self, request):
         serializer = self.ApiKeyCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

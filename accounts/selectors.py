@@ -1,3 +1,4 @@
+import contextlib
 import uuid
 
 from django.conf import settings
@@ -72,8 +73,6 @@ def account_find(*, name_or_id: str) -> Account | None:
     """The account with this name, or this id: how the management commands name an account."""
     account = Account.objects.filter(name=name_or_id).first()
     if account is None:
-        try:
+        with contextlib.suppress(ValueError):
             account = Account.objects.filter(pk=uuid.UUID(name_or_id)).first()
-        except ValueError:
-            pass
     return account

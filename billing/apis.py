@@ -30,5 +30,7 @@ class TransactionListApi(AccountApi):
     @extend_schema(responses=TransactionOutputSerializer(many=True))
     def get(self, request):
         return paginated_response(
-            view=self, queryset=transaction_list(account_id=self.account_id), serializer_class=TransactionOutputSerializer
+            view=self,
+            queryset=transaction_list(account_id=self.account_id),
+            serializer_class=TransactionOutputSerializer,
         )

@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 
-from smsplatform.settings import *  # noqa: E402, F403
-from smsplatform.settings import VAR_DIR  # noqa: E402
+from smsplatform.settings import *  # noqa: F403
+from smsplatform.settings import VAR_DIR
 
 if not os.environ.get("REDIS_URL"):
     # Without Redis the tests use a private cache, not the file cache `make run` shares.

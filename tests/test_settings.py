@@ -42,9 +42,7 @@ def test_starts_embedded_with_debug_on_and_nothing_else(tmp_path):
 
 
 def test_database_url_and_redis_url_switch_to_postgresql_and_redis():
-    result = load_settings(
-        DEBUG="true", DATABASE_URL="postgres://u@db:5432/sms", REDIS_URL="redis://cache:6379/0"
-    )
+    result = load_settings(DEBUG="true", DATABASE_URL="postgres://u@db:5432/sms", REDIS_URL="redis://cache:6379/0")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [

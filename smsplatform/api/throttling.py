@@ -11,7 +11,7 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 @lru_cache
 def parse_rate(rate: str) -> tuple[int, int]:
-    """"1000/s" → (1000, 1); also m, h and d, or their long forms (minute, hour, day)."""
+    """ "1000/s" → (1000, 1); also m, h and d, or their long forms (minute, hour, day)."""
     try:
         count, period = rate.split("/")
         return int(count), _PERIODS[period.strip()[0]]

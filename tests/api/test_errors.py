@@ -19,7 +19,11 @@ def assert_error(response, status: int, code: str) -> dict:
 def test_validation_error_names_the_fields(api_client):
     body = assert_error(api_client.post(KEYS_URL, {"name": 5}, format="json"), 400, "invalid")
 
-    assert body == {"error": "Invalid name: Must be a string.", "code": "invalid", "fields": {"name": ["Must be a string."]}}
+    assert body == {
+        "error": "Invalid name: Must be a string.",
+        "code": "invalid",
+        "fields": {"name": ["Must be a string."]},
+    }
 
 
 def test_body_that_is_not_an_object_is_a_400(api_client):

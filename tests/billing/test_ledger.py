@@ -95,7 +95,6 @@ def test_postgresql_refuses_to_update_a_ledger_row(db):
 def test_postgresql_refuses_to_delete_a_ledger_row(db):
     row = credits_topup(account_id=AccountFactory().pk, amount=5)
 
-    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM billing_transaction WHERE id = %s", [row.pk])
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM billing_transaction WHERE id = %s", [row.pk])
     assert Transaction.objects.filter(pk=row.pk).exists()
