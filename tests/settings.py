@@ -14,6 +14,7 @@ if not os.environ.get("REDIS_URL"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(VAR_DIR / "test-broker"),
         "data_folder_out": str(VAR_DIR / "test-broker"),
+        "control_folder": str(VAR_DIR / "test-broker" / "control"),
     }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
