@@ -23,22 +23,24 @@ def _ledger_write(*, account_id, amount: int, type: str, description: str, refer
         # Spending: the balance must cover it, checked by the same statement that changes it.
         sql += " AND sms_credits >= %s"
         params.append(-amount)
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (a send): it is all or nothing anyway.
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute(sql + " RETURNING sms_credits", params)
             row = cursor.fetchone()
-        if row is None:
-            if amount < 0 and Account.objects.filter(pk=account_id).exists():
-                raise InsufficientCredits()
-            raise Account.DoesNotExist(f"No account {account_id}.")
-        return Transaction.objects.create(
-            account_id=account_id,
-            type=type,
-            amount=amount,
-            balance_after=row[0],
-            description=description,
-            reference=reference,
-        )
+        if row is not None:
+            return Transaction.objects.create(
+                account_id=account_id,
+                type=type,
+                amount=amount,
+                balance_after=row[0],
+                description=description,
+                reference=reference,
+            )
+    # Nothing changed: raised outside the block, so a caller's transaction stays usable.
+    if amount < 0 and Account.objects.filter(pk=account_id).exists():
+        raise InsufficientCredits()
+    raise Account.DoesNotExist(f"No account {account_id}.")
 
 
 def _positive(amount: int) -> int:

@@ -1,6 +1,19 @@
 from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+
+def _reset_gateways(*, setting, **kwargs):
+    if setting in ("SMS_GATEWAYS", "SMS_DEFAULT_GATEWAY"):
+        from .handler import gateways
+
+        gateways.reset()
 
 
 class GatewaysConfig(AppConfig):
     name = "gateways"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the SMS_GATEWAYS check)
+
+        setting_changed.connect(_reset_gateways)

@@ -17,6 +17,18 @@ class ApplicationError(Exception):
         super().__init__(self.message)
 
 
+class InvalidInput(ApplicationError):
+    """A 400 that names its fields, for rules a serializer cannot see (a number, a message's length)."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, fields: dict[str, list[str]]):
+        self.fields = fields
+        name, messages = next(iter(fields.items()))
+        super().__init__(f"Invalid {name}: {messages[0]}")
+
+
 class NotFound(ApplicationError):
     status = 404
     code = "not_found"

@@ -128,7 +128,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "messages-sweep": {"task": "messaging.tasks.messages_sweep", "schedule": env.float("SMS_SWEEP_INTERVAL", 30.0)},
+    "idempotency-keys-expire": {"task": "messaging.tasks.idempotency_keys_expire", "schedule": 3600.0},
+}
 
 # --- API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -152,6 +155,26 @@ API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=300)
 API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
 # Where `make run` keeps the demo account's API key (mode 0600): the server stores only its hash.
 DEMO_API_KEY_FILE = Path(env.str("DEMO_API_KEY_FILE", default=str(VAR_DIR / "demo_api_key")))
+
+# --- Sending ----------------------------------------------------------------------
+# Gateways by alias, like CACHES: {"alias": {"BACKEND": dotted.path, "OPTIONS": {...}}}. JSON in the environment.
+SMS_GATEWAYS = env.json(
+    "SMS_GATEWAYS",
+    default={"default": {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"delivery_delay": 1.0}}},
+)
+SMS_DEFAULT_GATEWAY = env.str("SMS_DEFAULT_GATEWAY", default="default")
+# A send waits this long for the gateway before answering "queued" and retrying in the background.
+SMS_SUBMIT_TIMEOUT = env.float("SMS_SUBMIT_TIMEOUT", default=5.0)
+# Attempts before a message that keeps failing for now is failed and refunded (the first is the request's).
+SMS_SUBMIT_MAX_ATTEMPTS = env.int("SMS_SUBMIT_MAX_ATTEMPTS", default=8)
+# Retry n waits base × 2^(n-1) seconds, at most the max: 10 s, 20 s, 40 s … about 21 minutes in all.
+SMS_RETRY_BASE_DELAY = env.int("SMS_RETRY_BASE_DELAY", default=10)
+SMS_RETRY_MAX_DELAY = env.int("SMS_RETRY_MAX_DELAY", default=600)
+# The sweeper re-enqueues queued messages this many seconds overdue (their retry task was lost).
+SMS_SWEEP_GRACE = env.int("SMS_SWEEP_GRACE", default=60)
+SMS_SWEEP_BATCH = env.int("SMS_SWEEP_BATCH", default=5000)
+# How long an Idempotency-Key replays its first answer.
+IDEMPOTENCY_KEY_TTL = 24 * 3600
 
 # Bodies over this size are refused with 413 (the contacts import raises its own limit).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

@@ -13,6 +13,7 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("auth/", include("accounts.urls")),
     path("billing/", include("billing.urls")),
+    path("sms/", include("messaging.urls")),
 ]
 
 urlpatterns = [

@@ -4,7 +4,9 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from .factories import AccountFactory, api_key_for
+from gateways.backends import fake
+
+from .factories import AccountFactory, SenderIdFactory, api_key_for
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -69,3 +71,35 @@ def other_client(other_account) -> APIClient:
 @pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _empty_fake_outbox():
+    fake.outbox.clear()
+
+
+@pytest.fixture
+def outbox():
+    """What the fake gateway was asked to send, oldest first."""
+    return fake.outbox
+
+
+@pytest.fixture
+def sender(account):
+    """An approved sender ID of `account`."""
+    return SenderIdFactory(account=account, name="MyBrand")
+
+
+@pytest.fixture
+def gateway_mode(settings):
+    """Set how the fake gateway answers: gateway_mode("reject"), gateway_mode("fail"), gateway_mode(latency=…)."""
+
+    def set_mode(mode: str = "accept", **options):
+        settings.SMS_GATEWAYS = {
+            "default": {
+                "BACKEND": "gateways.backends.fake.FakeGateway",
+                "OPTIONS": {"mode": mode, "delivery_delay": None, **options},
+            }
+        }
+
+    return set_mode

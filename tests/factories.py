@@ -1,8 +1,10 @@
 import factory
+from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.services import api_key_create
 from billing.services import credits_topup
+from messaging.models import SenderId, Tester
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -33,3 +35,23 @@ class UserFactory(factory.django.DjangoModelFactory):
 def api_key_for(account: Account, name: str = "Test") -> str:
     """A new key of the account; returns the secret."""
     return api_key_create(account=account, name=name)[1]
+
+
+class SenderIdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SenderId
+
+    account = factory.SubFactory(AccountFactory)
+    name = "MyBrand"
+    purpose = "Order notifications"
+    status = SenderId.Status.APPROVED
+    reviewed_at = factory.LazyFunction(timezone.now)
+
+
+class TesterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tester
+
+    account = factory.SubFactory(AccountFactory)
+    phone = "+263771234567"
+    verified_at = factory.LazyFunction(timezone.now)

@@ -6,18 +6,24 @@ from django.core.management.base import BaseCommand
 from accounts.keys import key_hash
 from accounts.models import Account, ApiKey
 from accounts.services import account_create, api_key_create
+from messaging.services import sender_add_approved
 
 DEMO_ACCOUNT = "Demo"
 DEMO_CREDITS = 100
+DEMO_SENDER = "Demo"
 
 
 class Command(BaseCommand):
-    help = "Make sure the demo account exists and print its API key (kept in DEMO_API_KEY_FILE, mode 0600)."
+    help = (
+        "Make sure the demo account exists, with the approved sender 'Demo', and print its API key "
+        "(kept in DEMO_API_KEY_FILE, mode 0600)."
+    )
 
     def handle(self, *args, **options):
         account = Account.objects.filter(name=DEMO_ACCOUNT).first() or account_create(
             name=DEMO_ACCOUNT, credits=DEMO_CREDITS
         )
+        sender_add_approved(account_id=account.id, name=DEMO_SENDER)
         self.stdout.write(f"Demo API key: {self._demo_key(account)}")
 
     def _demo_key(self, account: Account) -> str:

@@ -1,0 +1,65 @@
+"""A gateway that sends nothing: the default of `make run` and the tests.
+
+Like Django's locmem e-mail backend it keeps what it was asked to send in a
+module-level `outbox` that tests read (and the test suite empties before each
+test). Its options make it accept, reject, fail for now, or be slow, and it
+reports delivery (`delivered`) `delivery_delay` seconds after accepting, through
+the same Celery task a real gateway's delivery reports go through.
+"""
+
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+
+from ..base import BaseGateway, OutboundSms, SubmitResult
+from ..reports import delivery_report_later
+
+# Bounded: a long-running `make run` must not grow without end.
+outbox: deque[OutboundSms] = deque(maxlen=10_000)
+
+MODES = ("accept", "reject", "fail")
+
+
+class FakeGateway(BaseGateway):
+    def __init__(
+        self,
+        *,
+        alias: str,
+        mode: str = "accept",
+        latency: float = 0.0,
+        delivery_delay: float | None = 1.0,
+        delivery_status: str = "delivered",
+        **options,
+    ):
+        super().__init__(alias=alias, **options)
+        if mode not in MODES:
+            raise ValueError(f"FakeGateway mode must be one of {MODES}, not {mode!r}.")
+        self.mode = mode
+        self.latency = latency
+        self.delivery_delay = delivery_delay  # None: no delivery reports
+        self.delivery_status = delivery_status
+
+    def send_messages(self, messages: Sequence[OutboundSms], *, timeout: float) -> list[SubmitResult]:
+        if self.latency:
+            time.sleep(min(self.latency, timeout))
+            if self.latency > timeout:
+                return [SubmitResult.retry("Timed out waiting for the gateway.") for _ in messages]
+        results = []
+        for message in messages:
+            outbox.append(message)
+            results.append(self._answer())
+        if self.delivery_delay is not None:
+            accepted = [result.gateway_message_id for result in results if result.gateway_message_id]
+            if accepted:
+                delivery_report_later(
+                    gateway=self.alias, gateway_message_ids=accepted, status=self.delivery_status, delay=self.delivery_delay
+                )
+        return results
+
+    def _answer(self) -> SubmitResult:
+        if self.mode == "reject":
+            return SubmitResult.rejected("Rejected by the fake gateway.")
+        if self.mode == "fail":
+            return SubmitResult.retry("The fake gateway is unavailable.")
+        return SubmitResult.accepted(f"fake-{uuid.uuid4().hex}")

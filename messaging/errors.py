@@ -1,0 +1,26 @@
+from smsplatform.errors import Conflict, Forbidden
+
+
+class SenderNotApproved(Forbidden):
+    code = "sender_not_approved"
+
+    def __init__(self, sender: str):
+        super().__init__(f"Sender ID '{sender}' is not approved for this account.")
+
+
+class SandboxRecipientNotAllowed(Forbidden):
+    code = "sandbox_recipient"
+    message = "A sandbox account may send only to its verified tester numbers."
+
+
+class SenderExists(Conflict):
+    code = "sender_exists"
+
+    def __init__(self, name: str):
+        super().__init__(f"This account already has a sender ID named '{name}'.")
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used with a different request body."
+

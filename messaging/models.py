@@ -1,0 +1,125 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class SenderId(models.Model):
+    """An alphanumeric sender name an account may send from once staff approve it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="sender_ids")
+    name = models.CharField(max_length=11)
+    purpose = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "sender ID"
+        constraints = [
+            # "MyBrand" and "MYBRAND" look the same on a phone: one per account, whatever the case.
+            models.UniqueConstraint(Lower("name"), "account", name="sender_id_unique_name_per_account"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tester(models.Model):
+    """A phone number a sandbox account may send to, once verified by staff."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="testers")
+    phone = models.CharField(max_length=16, help_text="E.164, e.g. +263771234567")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint("account", "phone", name="tester_unique_phone_per_account")]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Message(models.Model):
+    """One SMS to one recipient. Its status is a state machine:
+
+        queued ──accepted──▶ sent ──delivery report──▶ delivered | undelivered
+          │  ▲
+          │  └── failed for now: retried with exponential backoff (attempts, next_attempt_at)
+          └──── rejected, or out of attempts ──▶ failed   (its credits refunded)
+
+    Every change is a conditional UPDATE from the expected status, so a repeated
+    task or delivery report changes nothing.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SENT = "sent"
+        DELIVERED = "delivered"
+        UNDELIVERED = "undelivered"
+        FAILED = "failed"
+
+    CHANNEL = "sms"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="messages")
+    recipient = models.CharField(max_length=16)
+    sender = models.CharField(max_length=11)
+    text = models.TextField()
+    encoding = models.CharField(max_length=5)
+    segments = models.PositiveSmallIntegerField()
+    credits = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    error = models.CharField(max_length=255, blank=True)
+    gateway = models.CharField(max_length=50, blank=True)
+    gateway_message_id = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When a queued message is next due to be submitted; also a lease: nobody else submits it before then.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # History: an account's newest messages.
+            models.Index(fields=["account", "-created_at"], name="message_account_created"),
+            # Delivery reports find their message by the gateway's id.
+            models.Index(
+                fields=["gateway", "gateway_message_id"],
+                name="message_gateway_id",
+                condition=~Q(gateway_message_id=""),
+            ),
+            # The sweeper: queued messages whose next attempt is overdue.
+            models.Index(fields=["next_attempt_at"], name="message_queued_due", condition=Q(status="queued")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a send made with an `Idempotency-Key` header, replayed for 24 hours."""
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    message = models.ForeignKey(Message, null=True, on_delete=models.CASCADE, related_name="+")
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("account", "key", name="idempotency_key_unique_per_account")]

@@ -1,0 +1,118 @@
+"""How many SMS segments a text costs, and in which encoding (3GPP TS 23.038 / 23.040).
+
+The one place that counts segments: sending, the quote endpoint and campaigns all call `segment_count`.
+
+Rules:
+- GSM-7 when every character is in the default alphabet's basic table (1 septet) or its extension
+  table (2 septets: an escape plus the character). The escape character itself is not a user
+  character, so a text containing it is UCS-2.
+- Otherwise UCS-2, counted in UTF-16 code units: a character outside the BMP (most emoji) is 2 units.
+- One segment holds 160 septets (GSM-7) or 70 units (UCS-2). A longer message is concatenated and
+  each segment loses room to the user data header: 153 septets or 67 units.
+- A two-unit character (extension character, surrogate pair) is never split across segments: when it
+  does not fit in what is left of a segment, it starts the next one and the leftover unit stays unused.
+- Empty text is 0 segments of GSM-7. Texts over MAX_SEGMENTS are counted all the same; refusing
+  them is the caller's decision.
+
+Pure Python with no dependencies, and fast on the common case: one regex match decides an all-basic
+GSM-7 or all-BMP UCS-2 text, whose segments are plain arithmetic; only texts with two-unit
+characters that need concatenation are walked character by character.
+"""
+
+import re
+from dataclasses import dataclass
+
+GSM7 = "GSM-7"
+UCS2 = "UCS-2"
+MAX_SEGMENTS = 10
+
+# The basic table in code order (0x00-0x7F): index == septet value. 0x1B is the escape to the extension table.
+_GSM7_BASIC_TABLE = (
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
+)
+_ESCAPE = "\x1b"
+# Characters reached through the escape: form feed, ^ { } \ [ ~ ] | and the euro sign.
+_GSM7_EXTENSION = "\x0c^{}\\[~]|€"
+
+_BASIC = _GSM7_BASIC_TABLE.replace(_ESCAPE, "")
+_EXTENSION = frozenset(_GSM7_EXTENSION)
+
+SINGLE_SEPTETS, MULTI_SEPTETS = 160, 153
+SINGLE_UNITS, MULTI_UNITS = 70, 67
+
+
+def _char_class(chars: str) -> str:
+    # \uXXXX escapes: no character of the alphabets can change the meaning of the class.
+    return "".join(f"\\u{ord(char):04x}" for char in chars)
+
+
+_ALL_BASIC = re.compile(f"[{_char_class(_BASIC)}]*")
+_ALL_GSM = re.compile(f"[{_char_class(_BASIC + _GSM7_EXTENSION)}]*")
+_NOT_GSM = re.compile(f"[^{_char_class(_BASIC + _GSM7_EXTENSION)}]")
+_EXTENSION_CHAR = re.compile(f"[{_char_class(_GSM7_EXTENSION)}]")
+_ASTRAL_CHAR = re.compile("[\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCount:
+    encoding: str  # GSM7 or UCS2
+    characters: int  # what the user sees: len(text) in code points
+    units: int  # septets for GSM-7 (extension characters count 2), UTF-16 code units for UCS-2
+    segments: int  # 0 for empty text
+    non_gsm_characters: list[str]  # distinct characters forcing UCS-2, in order of first appearance
+
+
+def segment_count(text: str) -> SegmentCount:
+    """The encoding, size and number of segments of an SMS text."""
+    length = len(text)
+    if _ALL_BASIC.fullmatch(text):
+        # The common case: one septet per character, nothing to keep whole.
+        return SegmentCount(GSM7, length, length, _segments(length, SINGLE_SEPTETS, MULTI_SEPTETS), [])
+    if _ALL_GSM.fullmatch(text):
+        doubles = len(_EXTENSION_CHAR.findall(text))
+        units = length + doubles
+        segments = _segments_walked(text, units, SINGLE_SEPTETS, MULTI_SEPTETS, _EXTENSION.__contains__)
+        return SegmentCount(GSM7, length, units, segments, [])
+    doubles = len(_ASTRAL_CHAR.findall(text))
+    units = length + doubles
+    if doubles:
+        segments = _segments_walked(text, units, SINGLE_UNITS, MULTI_UNITS, _is_astral)
+    else:
+        segments = _segments(units, SINGLE_UNITS, MULTI_UNITS)
+    return SegmentCount(UCS2, length, units, segments, non_gsm_characters(text))
+
+
+def non_gsm_characters(text: str) -> list[str]:
+    """The distinct characters that force UCS-2, in order of first appearance; [] when the text is GSM-7."""
+    return list(dict.fromkeys(_NOT_GSM.findall(text)))
+
+
+def _is_astral(char: str) -> bool:
+    return ord(char) > 0xFFFF
+
+
+def _segments(units: int, single: int, multi: int) -> int:
+    """Segments for a text of one-unit characters only: nothing can be left unused."""
+    if units <= single:
+        return 1 if units else 0
+    return -(-units // multi)
+
+
+def _segments_walked(text: str, units: int, single: int, multi: int, is_double) -> int:
+    """Segments for a text with two-unit characters, which must not straddle two segments."""
+    if units <= single:
+        return 1 if units else 0
+    segments, used = 1, 0
+    for char in text:
+        cost = 2 if is_double(char) else 1
+        if used + cost > multi:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments

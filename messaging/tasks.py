@@ -1,0 +1,80 @@
+"""Thin task shells over messaging.services: they take ids and are safe to run twice."""
+
+import functools
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from gateways.reports import DELIVERY_REPORT_TASK
+
+from . import services
+from .models import IdempotencyKey, Message
+
+logger = logging.getLogger(__name__)
+
+# Retry a queued message: acks_late + reject_on_worker_lost so a worker that dies mid-task
+# leaves the task to be delivered again; the claim in the service makes a repeat harmless.
+RELIABLE = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+@shared_task(**RELIABLE)
+def message_retry(message_id: str) -> None:
+    services.message_retry_due(message_id=message_id)
+
+
+@shared_task(name=DELIVERY_REPORT_TASK, bind=True, max_retries=5, default_retry_delay=10, **RELIABLE)
+def delivery_reports_apply(self, gateway: str, gateway_message_ids: list[str], status: str) -> None:
+    unmatched = services.delivery_reports_apply(gateway=gateway, gateway_message_ids=gateway_message_ids, status=status)
+    if unmatched:
+        # A report can overtake the recording of its message's acceptance: try those again shortly.
+        raise self.retry(args=[gateway, unmatched, status])
+
+
+def _with_lock(name: str, timeout: int):
+    """Run the periodic task only where no previous run still holds its lock (a non-blocking lock)."""
+
+    def decorator(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            lock = f"lock:{name}"
+            if not cache.add(lock, 1, timeout=timeout):
+                logger.info("%s: a previous run still holds the lock; skipping", name)
+                return None
+            try:
+                return function(*args, **kwargs)
+            finally:
+                cache.delete(lock)
+
+        return wrapper
+
+    return decorator
+
+
+@shared_task(ignore_result=True)
+@_with_lock("messages_sweep", timeout=300)
+def messages_sweep() -> int:
+    """Re-enqueue queued messages whose retry task vanished (worker killed, broker flushed)."""
+    overdue = timezone.now() - timedelta(seconds=settings.SMS_SWEEP_GRACE)
+    message_ids = list(
+        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=overdue)
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[: settings.SMS_SWEEP_BATCH]
+    )
+    for message_id in message_ids:
+        message_retry.delay(str(message_id))
+    if message_ids:
+        logger.info("messages_sweep: re-enqueued %d overdue queued messages", len(message_ids))
+    return len(message_ids)
+
+
+@shared_task(ignore_result=True)
+@_with_lock("idempotency_keys_expire", timeout=3600)
+def idempotency_keys_expire() -> int:
+    """Forget Idempotency-Keys older than their 24 hours."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
