@@ -42,10 +42,9 @@ _ESCAPE = "\x1b"
 _GSM7_EXTENSION = "\x0c^{}\\[~]|€"
 
 _BASIC = _GSM7_BASIC_TABLE.replace(_ESCAPE, "")
-_EXTENSION = frozenset(_GSM7_EXTENSION)
 
-SINGLE_SEPTETS, MULTI_SEPTETS = 160, 153
-SINGLE_UNITS, MULTI_UNITS = 70, 67
+_SINGLE_SEPTETS, _MULTI_SEPTETS = 160, 153
+_SINGLE_UNITS, _MULTI_UNITS = 70, 67
 
 
 def _char_class(chars: str) -> str:
@@ -74,28 +73,24 @@ def segment_count(text: str) -> SegmentCount:
     length = len(text)
     if _ALL_BASIC.fullmatch(text):
         # The common case: one septet per character, nothing to keep whole.
-        return SegmentCount(GSM7, length, length, _segments(length, SINGLE_SEPTETS, MULTI_SEPTETS), [])
+        return SegmentCount(GSM7, length, length, _segments(length, _SINGLE_SEPTETS, _MULTI_SEPTETS), [])
     if _ALL_GSM.fullmatch(text):
         doubles = len(_EXTENSION_CHAR.findall(text))
         units = length + doubles
-        segments = _segments_walked(text, units, SINGLE_SEPTETS, MULTI_SEPTETS, _EXTENSION.__contains__)
+        segments = _segments_walked(text, units, _SINGLE_SEPTETS, _MULTI_SEPTETS, _EXTENSION_CHAR)
         return SegmentCount(GSM7, length, units, segments, [])
     doubles = len(_ASTRAL_CHAR.findall(text))
     units = length + doubles
     if doubles:
-        segments = _segments_walked(text, units, SINGLE_UNITS, MULTI_UNITS, _is_astral)
+        segments = _segments_walked(text, units, _SINGLE_UNITS, _MULTI_UNITS, _ASTRAL_CHAR)
     else:
-        segments = _segments(units, SINGLE_UNITS, MULTI_UNITS)
+        segments = _segments(units, _SINGLE_UNITS, _MULTI_UNITS)
     return SegmentCount(UCS2, length, units, segments, non_gsm_characters(text))
 
 
 def non_gsm_characters(text: str) -> list[str]:
     """The distinct characters that force UCS-2, in order of first appearance; [] when the text is GSM-7."""
     return list(dict.fromkeys(_NOT_GSM.findall(text)))
-
-
-def _is_astral(char: str) -> bool:
-    return ord(char) > 0xFFFF
 
 
 def _segments(units: int, single: int, multi: int) -> int:
@@ -105,14 +100,28 @@ def _segments(units: int, single: int, multi: int) -> int:
     return -(-units // multi)
 
 
-def _segments_walked(text: str, units: int, single: int, multi: int, is_double) -> int:
-    """Segments for a text with two-unit characters, which must not straddle two segments."""
+def _segments_walked(text: str, units: int, single: int, multi: int, doubles: re.Pattern[str]) -> int:
+    """Segments for a text with two-unit characters, which must not straddle two segments.
+
+    Jumps from one two-unit character to the next: the one-unit runs between them are arithmetic.
+    """
     if units <= single:
         return 1 if units else 0
-    segments, used = 1, 0
-    for char in text:
-        cost = 2 if is_double(char) else 1
-        if used + cost > multi:
+    segments, used, position = 1, 0, 0
+    for match in doubles.finditer(text):
+        segments, used = _fill(segments, used, match.start() - position, multi)
+        if used + 2 > multi:
             segments, used = segments + 1, 0
-        used += cost
+        used += 2
+        position = match.end()
+    segments, _ = _fill(segments, used, len(text) - position, multi)
     return segments
+
+
+def _fill(segments: int, used: int, singles: int, multi: int) -> tuple[int, int]:
+    """Add a run of one-unit characters to a segment holding `used` units; they split anywhere."""
+    used += singles
+    if used > multi:
+        extra = (used - 1) // multi
+        segments, used = segments + extra, used - extra * multi
+    return segments, used
