@@ -23,4 +23,3 @@ class SenderExists(Conflict):
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     message = "This Idempotency-Key was used with a different request body."
-

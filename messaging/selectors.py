@@ -1,3 +1,6 @@
+import time
+
+from django.conf import settings
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
@@ -8,16 +11,36 @@ from .models import Message, SenderId, Tester
 HISTORY_LENGTH = 100
 
 
+# (account id, lower-case name) → (expiry, answer). Per process: a send asks on every request, and an
+# approval, a rejection or a sandbox change may take SENDER_CACHE_SECONDS to reach every process.
+_sender_cache: dict[tuple, tuple[float, tuple[str, bool] | None]] = {}
+_SENDER_CACHE_MAX = 10_000
+
+
 def sender_approved(*, account_id, name: str) -> tuple[str, bool] | None:
     """The approved sender ID matching `name` in any case, as registered, and whether the account is a
     sandbox (one query for both checks of a send); None when the account has no such approved sender.
     """
-    return (
+    key = (account_id, name.lower())
+    now = time.monotonic()
+    cached = _sender_cache.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    answer = (
         SenderId.objects.annotate(lower_name=Lower("name"))
-        .filter(account_id=account_id, lower_name=name.lower(), status=SenderId.Status.APPROVED)
+        .filter(account_id=account_id, lower_name=key[1], status=SenderId.Status.APPROVED)
         .values_list("name", "account__is_sandbox")
         .first()
     )
+    if len(_sender_cache) >= _SENDER_CACHE_MAX:
+        _sender_cache.clear()
+    _sender_cache[key] = (now + settings.SENDER_CACHE_SECONDS, answer)
+    return answer
+
+
+def sender_cache_clear() -> None:
+    """Forget this process's cached sender answers (after a review here; other processes wait them out)."""
+    _sender_cache.clear()
 
 
 def sender_list(*, account_id) -> QuerySet[SenderId]:

@@ -17,11 +17,11 @@ from gateways.handler import gateways
 from gateways.router import gateway_for
 from smsplatform.errors import InvalidInput
 
-from .errors import IdempotencyKeyReused, SandboxRecipientNotAllowed, SenderNotApproved, SenderExists
+from .errors import IdempotencyKeyReused, SandboxRecipientNotAllowed, SenderExists, SenderNotApproved
 from .models import IdempotencyKey, Message, SenderId, Tester
 from .phone import phone_normalize
 from .segments import MAX_SEGMENTS, segment_count
-from .selectors import sender_approved, tester_is_verified
+from .selectors import sender_approved, sender_cache_clear, tester_is_verified
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ def send_receipt(*, message: Message, to: str, sms_credits: int) -> dict:
     }
 
 
-def message_send(*, account_id, to: str, sender: str, text: str, idempotency_key: str | None = None) -> tuple[dict, bool]:
+def message_send(
+    *, account_id, to: str, sender: str, text: str, idempotency_key: str | None = None
+) -> tuple[dict, bool]:
     """Send one SMS: validate, charge, record, submit. Returns the receipt and whether it is a replay.
 
     Must be called outside a transaction: the charge and the message commit before the
@@ -80,7 +82,10 @@ def message_send(*, account_id, to: str, sender: str, text: str, idempotency_key
             )
             message_id = uuid.uuid4()
             debit = credits_debit(
-                account_id=account_id, amount=count.segments, description=f"SMS to {recipient}", reference=str(message_id)
+                account_id=account_id,
+                amount=count.segments,
+                description=f"SMS to {recipient}",
+                reference=str(message_id),
             )
             message = Message.objects.create(
                 id=message_id,
@@ -259,4 +264,5 @@ def sender_review(*, sender: SenderId, approve: bool, reason: str = "") -> Sende
     sender.rejection_reason = "" if approve else reason
     sender.reviewed_at = timezone.now()
     sender.save(update_fields=["status", "rejection_reason", "reviewed_at"])
+    sender_cache_clear()
     return sender

@@ -105,7 +105,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "smsplatform.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Shared by the web process and the worker on one machine, unlike a per-process memory cache.
     CACHES = {
@@ -173,6 +173,8 @@ SMS_RETRY_MAX_DELAY = env.int("SMS_RETRY_MAX_DELAY", default=600)
 # The sweeper re-enqueues queued messages this many seconds overdue (their retry task was lost).
 SMS_SWEEP_GRACE = env.int("SMS_SWEEP_GRACE", default=60)
 SMS_SWEEP_BATCH = env.int("SMS_SWEEP_BATCH", default=5000)
+# A process remembers an account's sender approvals and sandbox flag this long: a send asks on every request.
+SENDER_CACHE_SECONDS = env.float("SENDER_CACHE_SECONDS", default=5.0)
 # How long an Idempotency-Key replays its first answer.
 IDEMPOTENCY_KEY_TTL = 24 * 3600
 

@@ -5,6 +5,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from gateways.backends import fake
+from messaging.selectors import sender_cache_clear
 
 from .factories import AccountFactory, SenderIdFactory, api_key_for
 
@@ -74,8 +75,9 @@ def anonymous_client() -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def _empty_fake_outbox():
+def _empty_fake_outbox_and_process_caches():
     fake.outbox.clear()
+    sender_cache_clear()
 
 
 @pytest.fixture

@@ -48,5 +48,5 @@ def test_database_url_and_redis_url_switch_to_postgresql_and_redis():
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
         "redis://cache:6379/0",
-        "django.core.cache.backends.redis.RedisCache",
+        "smsplatform.cache.RedisCache",
     ]

@@ -53,7 +53,10 @@ class FakeGateway(BaseGateway):
             accepted = [result.gateway_message_id for result in results if result.gateway_message_id]
             if accepted:
                 delivery_report_later(
-                    gateway=self.alias, gateway_message_ids=accepted, status=self.delivery_status, delay=self.delivery_delay
+                    gateway=self.alias,
+                    gateway_message_ids=accepted,
+                    status=self.delivery_status,
+                    delay=self.delivery_delay,
                 )
         return results
 

@@ -6,6 +6,8 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
 
+from smsplatform.cache import counter_hit
+
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -34,14 +36,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         limit, period = parse_rate(settings.API_RATE_LIMIT)
         now = time.time()
         window = int(now // period)
-        counter = f"throttle:{request.auth.id}:{period}:{window}"
-        if cache.add(counter, 1, timeout=period + 1):
-            hits = 1
-        else:
-            try:
-                hits = cache.incr(counter)
-            except ValueError:  # expired between add and incr: a new window
-                hits = 1
+        hits = counter_hit(cache, f"throttle:{request.auth.id}:{period}:{window}", period + 1)
         self.retry_after = (window + 1) * period - now
         return hits <= limit
 

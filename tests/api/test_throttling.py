@@ -56,3 +56,4 @@ def test_the_counter_is_kept_in_redis_for_every_process(api_client, api_key, set
     counters = server.keys(f"*throttle:{key_id}:*")
     assert len(counters) == 1
     assert int(server.get(counters[0])) == 2
+    assert 0 < server.ttl(counters[0]) <= 61  # the counter goes with its window

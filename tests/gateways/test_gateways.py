@@ -9,7 +9,9 @@ SMS = OutboundSms(message_id="1", recipient="+263771234567", sender="MyBrand", t
 
 
 def test_the_handler_builds_the_configured_backend_once(settings):
-    settings.SMS_GATEWAYS = {"default": {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"mode": "reject"}}}
+    settings.SMS_GATEWAYS = {
+        "default": {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"mode": "reject"}}
+    }
 
     gateway = gateways["default"]
 

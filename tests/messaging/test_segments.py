@@ -1,5 +1,7 @@
 """segment_count: encoding, units and segments at every boundary (no database needed)."""
 
+import random
+
 import pytest
 
 from messaging.segments import GSM7, MAX_SEGMENTS, UCS2, SegmentCount, non_gsm_characters, segment_count
@@ -183,6 +185,11 @@ def test_characters_counts_code_points_while_units_count_utf16():
     assert (count.characters, count.units) == (4, 5)
 
 
+def test_lone_surrogate_from_json_counts_one_unit_instead_of_raising():
+    # json.loads("\\ud83d") gives a lone surrogate, which UTF-8 cannot encode.
+    assert segment_count("a\ud83db") == SegmentCount(UCS2, 3, 3, 1, ["\ud83d"])
+
+
 def test_extension_characters_in_a_ucs2_text_cost_one_unit():
     count = segment_count("€" * 69 + CYRILLIC)
     assert (count.encoding, count.units, count.segments) == (UCS2, 70, 1)
@@ -208,3 +215,35 @@ def test_text_over_max_segments_is_counted_not_refused():
 
 def test_max_segments_is_ten():
     assert MAX_SEGMENTS == 10
+
+
+def reference_segments(costs: list[int], single: int, multi: int) -> int:
+    """The rule read literally: fill each segment character by character, a 2-unit character never split."""
+    if sum(costs) <= single:
+        return 1 if costs else 0
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_segments_agree_with_a_character_by_character_walk_on_random_texts(seed):
+    rng = random.Random(seed)
+    for _ in range(50):
+        length = rng.randrange(0, 1700)
+        density = rng.choice([0.0, 0.01, 0.1, 0.5, 1.0])
+        if rng.random() < 0.5:
+            text = "".join(rng.choice("€[]") if rng.random() < density else "a" for _ in range(length))
+            costs = [2 if char in GSM7_EXTENSION else 1 for char in text]
+            expected = (GSM7, sum(costs), reference_segments(costs, 160, 153))
+        else:
+            text = "".join(EMOJI if rng.random() < density else rng.choice("жa") for _ in range(length))
+            if "ж" not in text and EMOJI not in text:
+                text += "ж"  # make sure the text is UCS-2
+            costs = [2 if char == EMOJI else 1 for char in text]
+            expected = (UCS2, sum(costs), reference_segments(costs, 70, 67))
+        count = segment_count(text)
+        assert (count.encoding, count.units, count.segments) == expected, text

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.utils import timezone
 
@@ -222,14 +224,38 @@ def test_a_gateway_that_raises_leaves_the_message_queued(api_client, sender, set
 
 
 def test_send_costs_a_handful_of_queries(api_client, sender, django_assert_num_queries):
-    send(api_client)  # warm the key cache
+    send(api_client)  # warm the caches: the key's lookup, the sender's approval
 
-    # Sender and sandbox; debit, ledger row and message in one transaction (its begin and commit are
-    # a savepoint and its release inside the test's transaction); then the outcome.
-    with django_assert_num_queries(7):
+    # Debit, ledger row and message in one transaction (its begin and commit are a savepoint and its
+    # release inside the test's transaction); then the outcome.
+    with django_assert_num_queries(6):
         assert send(api_client).status_code == 201
 
 
 def test_sending_needs_a_key(anonymous_client, sender):
     assert send(anonymous_client).status_code == 401
     assert Message.objects.count() == 0
+
+
+def test_a_sender_approved_meanwhile_is_usable_once_the_short_cache_expires(api_client, account, settings):
+    from messaging.models import SenderId
+
+    settings.SENDER_CACHE_SECONDS = 0.2
+    pending = SenderIdFactory(account=account, name="Later", status="pending")
+    assert send(api_client, sender="Later").status_code == 403
+    SenderId.objects.filter(pk=pending.pk).update(status="approved")  # as another process would
+
+    assert send(api_client, sender="Later").status_code == 403  # still the cached answer
+    time.sleep(0.25)
+    assert send(api_client, sender="Later").status_code == 201
+
+
+def test_a_review_in_this_process_takes_effect_at_once(api_client, account):
+    from messaging.services import sender_review
+
+    pending = SenderIdFactory(account=account, name="Later", status="pending")
+    assert send(api_client, sender="Later").status_code == 403
+
+    sender_review(sender=pending, approve=True)
+
+    assert send(api_client, sender="Later").status_code == 201

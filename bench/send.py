@@ -1,0 +1,92 @@
+"""Benchmark of POST /api/v1/sms/send/: gunicorn, PostgreSQL, Redis and the fake gateway, under wrk.
+
+Prints one JSON object: requests per second, p50/p99 latency, errors, and whether the ledger
+and the messages match the sends that succeeded. Settings from the environment:
+BENCH_CONNECTIONS (32), BENCH_SECONDS (20), BENCH_WEB_WORKERS (4), BENCH_THREADS (1),
+BENCH_WORKER_CLASS (sync).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from platform import fresh_database, gunicorn, manage, platform_env, psql, redis_flush, require
+
+DATABASE = "smsplatform_bench_send"
+CREDITS = 10_000_000
+PORT = int(os.environ.get("BENCH_PORT", "8931"))
+
+
+def main() -> dict:
+    connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+    seconds = int(os.environ.get("BENCH_SECONDS", "20"))
+    workers = int(os.environ.get("BENCH_WEB_WORKERS", "4"))
+    threads = int(os.environ.get("BENCH_THREADS", "1"))
+    worker_class = os.environ.get("BENCH_WORKER_CLASS", "sync")
+    wrk = require("wrk")
+
+    fresh_database(DATABASE)
+    redis_flush()
+    # The per-key limit is raised so that it measures the platform, not the limiter (which still runs).
+    env = platform_env(DATABASE, API_RATE_LIMIT="1000000/s")
+    manage(env, "migrate", "--no-input")
+    api_key = manage(env, "createaccount", "Bench", "--credits", str(CREDITS), "--sender", "Bench").splitlines()[-1]
+
+    with gunicorn(env, port=PORT, workers=workers, threads=threads, worker_class=worker_class):
+        # A short warm-up: connections opened, code paths imported and cached.
+        subprocess.run(
+            [wrk, "-t2", "-c8", "-d2s", "-s", "send.lua", f"http://127.0.0.1:{PORT}"],
+            cwd=Path(__file__).parent, env={**os.environ, "BENCH_API_KEY": api_key}, capture_output=True, check=True,
+        )  # fmt: skip
+        warmup_sent = int(psql("SELECT count(*) FROM messaging_message", DATABASE))
+        output = subprocess.run(
+            [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", "send.lua",
+             f"http://127.0.0.1:{PORT}"],
+            cwd=Path(__file__).parent, env={**os.environ, "BENCH_API_KEY": api_key}, capture_output=True, text=True,
+            check=True,
+        ).stdout  # fmt: skip
+    run = json.loads(output.split("WRK_JSON ", 1)[1].splitlines()[0])
+
+    messages = int(psql("SELECT count(*) FROM messaging_message", DATABASE)) - warmup_sent
+    balance, ledger_sum, debits = psql(
+        "SELECT a.sms_credits, (SELECT sum(amount) FROM billing_transaction t WHERE t.account_id = a.id),"
+        " (SELECT count(*) FROM billing_transaction t WHERE t.account_id = a.id AND type = 'debit')"
+        " FROM accounts_account a WHERE name = 'Bench'",
+        DATABASE,
+    ).split("|")
+    not_sent = int(psql("SELECT count(*) FROM messaging_message WHERE status <> 'sent'", DATABASE))
+    seconds_measured = run["duration_us"] / 1e6
+    return {
+        "benchmark": "sms_send",
+        "connections": connections,
+        "seconds": round(seconds_measured, 2),
+        "web": {"workers": workers, "threads": threads, "worker_class": worker_class},
+        "requests": run["requests"],
+        "requests_per_second": round(run["requests"] / seconds_measured, 1),
+        "sends_per_second": round(run["created"] / seconds_measured, 1),
+        "latency_ms": {
+            "p50": run["p50_us"] / 1000,
+            "p90": run["p90_us"] / 1000,
+            "p99": run["p99_us"] / 1000,
+            "max": run["max_us"] / 1000,
+        },
+        "errors": {"non_201": run["refused"] + run["other_status"], "socket": run["socket_errors"]},
+        "consistency": {
+            "messages_created": messages,
+            "matches_successful_sends": messages == run["created"],
+            "debit_rows": int(debits) - warmup_sent,
+            "balance": int(balance),
+            "ledger_sum": int(ledger_sum),
+            "balance_equals_ledger": int(balance) == int(ledger_sum),
+            "balance_equals_credits_minus_sends": int(balance) == CREDITS - int(debits),
+            "messages_not_sent": not_sent,
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
