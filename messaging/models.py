@@ -123,3 +123,6 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint("account", "key", name="idempotency_key_unique_per_account")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -167,7 +167,7 @@ SMS_DEFAULT_GATEWAY = env.str("SMS_DEFAULT_GATEWAY", default="default")
 SMS_SUBMIT_TIMEOUT = env.float("SMS_SUBMIT_TIMEOUT", default=5.0)
 # Attempts before a message that keeps failing for now is failed and refunded (the first is the request's).
 SMS_SUBMIT_MAX_ATTEMPTS = env.int("SMS_SUBMIT_MAX_ATTEMPTS", default=8)
-# Retry n waits base × 2^(n-1) seconds, at most the max: 10 s, 20 s, 40 s … about 21 minutes in all.
+# Retry n waits base * 2^(n-1) seconds, at most the max: 10 s, 20 s, 40 s … about 21 minutes in all.
 SMS_RETRY_BASE_DELAY = env.int("SMS_RETRY_BASE_DELAY", default=10)
 SMS_RETRY_MAX_DELAY = env.int("SMS_RETRY_MAX_DELAY", default=600)
 # The sweeper re-enqueues queued messages this many seconds overdue (their retry task was lost).
