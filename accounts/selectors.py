@@ -1,4 +1,5 @@
 import contextlib
+import time
 import uuid
 
 from django.conf import settings
@@ -51,9 +52,23 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     return api_key
 
 
+# key id → when this process last asked the shared cache whether last_used_at is due (monotonic seconds).
+_last_marked: dict = {}
+
+
 def _api_key_mark_used(api_key: ApiKey) -> None:
-    # At most one write per key and interval, not one per request.
+    """Write last_used_at at most once per key and interval across all processes, not once per request.
+
+    The shared cache's add-if-absent elects the one process that writes; each process asks it at
+    most once per interval and key, so a busy key costs no cache round trip on most requests.
+    """
     interval = settings.API_KEY_LAST_USED_INTERVAL
+    now = time.monotonic()
+    if now - _last_marked.get(api_key.id, -interval) < interval:
+        return
+    if len(_last_marked) > 100_000:
+        _last_marked.clear()
+    _last_marked[api_key.id] = now
     if cache.add(f"apikey-used:{api_key.id}", 1, timeout=interval):
         ApiKey.objects.filter(pk=api_key.id).update(last_used_at=timezone.now())
 

@@ -2,8 +2,7 @@
 
 Prints one JSON object: requests per second, p50/p99 latency, errors, and whether the ledger
 and the messages match the sends that succeeded. Settings from the environment:
-BENCH_CONNECTIONS (32), BENCH_SECONDS (20), BENCH_WEB_WORKERS (4), BENCH_THREADS (1),
-BENCH_WORKER_CLASS (sync).
+BENCH_CONNECTIONS (32), BENCH_SECONDS (20), BENCH_WEB_WORKERS (4).
 """
 
 import json
@@ -14,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from platform import fresh_database, gunicorn, manage, platform_env, psql, redis_flush, require
+from harness import fresh_database, gunicorn, manage, platform_env, psql, redis_flush, require
 
 DATABASE = "smsplatform_bench_send"
 CREDITS = 10_000_000
@@ -25,8 +24,6 @@ def main() -> dict:
     connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
     seconds = int(os.environ.get("BENCH_SECONDS", "20"))
     workers = int(os.environ.get("BENCH_WEB_WORKERS", "4"))
-    threads = int(os.environ.get("BENCH_THREADS", "1"))
-    worker_class = os.environ.get("BENCH_WORKER_CLASS", "sync")
     wrk = require("wrk")
 
     fresh_database(DATABASE)
@@ -36,7 +33,7 @@ def main() -> dict:
     manage(env, "migrate", "--no-input")
     api_key = manage(env, "createaccount", "Bench", "--credits", str(CREDITS), "--sender", "Bench").splitlines()[-1]
 
-    with gunicorn(env, port=PORT, workers=workers, threads=threads, worker_class=worker_class):
+    with gunicorn(env, port=PORT, workers=workers):
         # A short warm-up: connections opened, code paths imported and cached.
         subprocess.run(
             [wrk, "-t2", "-c8", "-d2s", "-s", "send.lua", f"http://127.0.0.1:{PORT}"],
@@ -64,7 +61,7 @@ def main() -> dict:
         "benchmark": "sms_send",
         "connections": connections,
         "seconds": round(seconds_measured, 2),
-        "web": {"workers": workers, "threads": threads, "worker_class": worker_class},
+        "web": {"server": "gunicorn", "worker_class": "sync", "workers": workers},
         "requests": run["requests"],
         "requests_per_second": round(run["requests"] / seconds_measured, 1),
         "sends_per_second": round(run["created"] / seconds_measured, 1),

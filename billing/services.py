@@ -1,46 +1,103 @@
 """The only code that changes an account's credits.
 
 Every change is a conditional UPDATE of the balance and the ledger row that records
-it, in one database transaction: two concurrent debits can never both spend the last
-credit (the row lock orders them and `WHERE sms_credits >= n` re-checks), and the
-balance always equals the sum of the ledger.
+it, atomically (one statement on PostgreSQL, one transaction elsewhere): two concurrent
+debits can never both spend the last credit (the row lock orders them and
+`WHERE sms_credits >= n` re-checks), and the balance always equals the sum of the ledger.
 """
 
-from django.db import connection, transaction
+from collections.abc import Sequence
+
+from django.db import connection, models, transaction
 
 from accounts.models import Account
 from smsplatform.errors import InsufficientCredits
 
 from .models import Transaction
 
-_ACCOUNT_TABLE = Account._meta.db_table
+
+def _ledger_write(
+    *, account_id, amount: int, type: str, description: str, reference: str, paid_rows: Sequence[models.Model] = ()
+) -> Transaction:
+    """Change the balance by `amount`, record it, and insert `paid_rows` (what the credits pay for): all or nothing."""
+    entry = Transaction(
+        account_id=account_id, type=type, amount=amount, balance_after=0, description=description, reference=reference
+    )
+    update, params = _balance_update_sql(account_id, amount)
+    if connection.vendor == "postgresql":
+        balance = _write_in_one_statement(update, params, entry, paid_rows)
+    else:
+        balance = _write_in_one_transaction(update, params, entry, paid_rows)
+    if balance is None:  # nothing was written
+        if amount < 0 and Account.objects.filter(pk=account_id).exists():
+            raise InsufficientCredits()
+        raise Account.DoesNotExist(f"No account {account_id}.")
+    entry.balance_after = balance
+    return entry
 
 
-def _ledger_write(*, account_id, amount: int, type: str, description: str, reference: str) -> Transaction:
-    sql = f"UPDATE {_ACCOUNT_TABLE} SET sms_credits = sms_credits + %s WHERE id = %s"
+def _balance_update_sql(account_id, amount: int) -> tuple[str, list]:
+    sql = f"UPDATE {Account._meta.db_table} SET sms_credits = sms_credits + %s WHERE id = %s"
     params = [amount, Account._meta.pk.get_db_prep_value(account_id, connection)]
     if amount < 0:
         # Spending: the balance must cover it, checked by the same statement that changes it.
         sql += " AND sms_credits >= %s"
         params.append(-amount)
-    # No savepoint inside a caller's transaction (a send): it is all or nothing anyway.
+    return sql + " RETURNING sms_credits", params
+
+
+def _write_in_one_statement(update: str, params: list, entry: Transaction, paid_rows) -> int | None:
+    """PostgreSQL: the update and every insert as data-modifying CTEs of one statement.
+
+    One round trip and an implicit transaction: the account's row lock is held for this
+    statement alone, not across several round trips, which is what bounds how fast one
+    busy account can spend. Each insert selects from the update, so none happens when
+    the balance does not cover the debit.
+    """
+    parts, all_params = [f"debit AS ({update})"], list(params)
+    for index, row in enumerate([entry, *paid_rows]):
+        insert, insert_params = _insert_from_debit_sql(row)
+        parts.append(f"insert_{index} AS ({insert})")
+        all_params += insert_params
+    with connection.cursor() as cursor:
+        cursor.execute("WITH " + ", ".join(parts) + " SELECT sms_credits FROM debit", all_params)
+        result = cursor.fetchone()
+    if result is None:
+        return None
+    for row in [entry, *paid_rows]:
+        row._state.adding, row._state.db = False, connection.alias  # saved, as if by row.save()
+    return result[0]
+
+
+def _insert_from_debit_sql(row: models.Model) -> tuple[str, list]:
+    """INSERT of a new row with the values the ORM would save; a ledger row takes its balance from the update."""
+    quote = connection.ops.quote_name
+    columns, values, params = [], [], []
+    for field in row._meta.concrete_fields:
+        columns.append(quote(field.column))
+        if isinstance(row, Transaction) and field.name == "balance_after":
+            values.append("debit.sms_credits")
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(row, add=True), connection))
+    return (
+        f"INSERT INTO {quote(row._meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(values)} FROM debit",
+        params,
+    )
+
+
+def _write_in_one_transaction(update: str, params: list, entry: Transaction, paid_rows) -> int | None:
+    # No savepoint inside a caller's transaction: it is all or nothing anyway.
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
-            cursor.execute(sql + " RETURNING sms_credits", params)
-            row = cursor.fetchone()
-        if row is not None:
-            return Transaction.objects.create(
-                account_id=account_id,
-                type=type,
-                amount=amount,
-                balance_after=row[0],
-                description=description,
-                reference=reference,
-            )
-    # Nothing changed: raised outside the block, so a caller's transaction stays usable.
-    if amount < 0 and Account.objects.filter(pk=account_id).exists():
-        raise InsufficientCredits()
-    raise Account.DoesNotExist(f"No account {account_id}.")
+            cursor.execute(update, params)
+            result = cursor.fetchone()
+        if result is None:
+            return None
+        entry.balance_after = result[0]
+        for row in [entry, *paid_rows]:
+            row.save(force_insert=True)
+    return result[0]
 
 
 def _positive(amount: int) -> int:
@@ -59,14 +116,26 @@ def credits_topup(*, account_id, amount: int, description: str = "", reference: 
     )
 
 
-def credits_debit(*, account_id, amount: int, description: str = "", reference: str = "") -> Transaction:
-    """Spend credits, or raise InsufficientCredits and change nothing."""
+def credits_debit(
+    *,
+    account_id,
+    amount: int,
+    description: str = "",
+    reference: str = "",
+    paid_rows: Sequence[models.Model] = (),
+) -> Transaction:
+    """Spend credits, or raise InsufficientCredits and change nothing.
+
+    `paid_rows` are new rows (a message) inserted with the debit, all or nothing: on
+    PostgreSQL in the same single statement.
+    """
     return _ledger_write(
         account_id=account_id,
         amount=-_positive(amount),
         type=Transaction.Type.DEBIT,
         description=description,
         reference=reference,
+        paid_rows=paid_rows,
     )
 
 

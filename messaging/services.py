@@ -3,7 +3,6 @@
 import hashlib
 import json
 import logging
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -66,47 +65,46 @@ def message_send(
     if is_sandbox and not tester_is_verified(account_id=account_id, phone=recipient):
         raise SandboxRecipientNotAllowed()
 
-    request_hash = _request_hash(to=to, sender=sender, text=text)
-    if idempotency_key is not None:
+    message = Message(
+        account_id=account_id,
+        recipient=recipient,
+        sender=sender_name,
+        text=text,
+        encoding=count.encoding,
+        segments=count.segments,
+        credits=count.segments,
+        attempts=1,
+        next_attempt_at=timezone.now() + _submit_lease(),
+    )
+    charge = {
+        "account_id": account_id,
+        "amount": count.segments,
+        "description": f"SMS to {recipient}",
+        "reference": str(message.id),
+        "paid_rows": [message],
+    }
+    if idempotency_key is None:
+        # The debit, its ledger row and the message, all or nothing (one statement on PostgreSQL).
+        debit = credits_debit(**charge)
+        record = None
+    else:
+        request_hash = _request_hash(to=to, sender=sender, text=text)
         IdempotencyKey.objects.filter(
             account_id=account_id, key=idempotency_key, created_at__lt=timezone.now() - _idempotency_ttl()
         ).delete()
-    try:
-        with transaction.atomic():
-            # First, so that a concurrent request with the same key waits here for this one to
-            # commit, then fails on the unique constraint and replays, never charging twice.
-            record = (
-                IdempotencyKey.objects.create(account_id=account_id, key=idempotency_key, request_hash=request_hash)
-                if idempotency_key is not None
-                else None
-            )
-            message_id = uuid.uuid4()
-            debit = credits_debit(
-                account_id=account_id,
-                amount=count.segments,
-                description=f"SMS to {recipient}",
-                reference=str(message_id),
-            )
-            message = Message.objects.create(
-                id=message_id,
-                account_id=account_id,
-                recipient=recipient,
-                sender=sender_name,
-                text=text,
-                encoding=count.encoding,
-                segments=count.segments,
-                credits=count.segments,
-                attempts=1,
-                next_attempt_at=timezone.now() + _submit_lease(),
-            )
-            if record is not None:
+        try:
+            with transaction.atomic():
+                # First, so that a concurrent request with the same key waits here for this one to
+                # commit, then fails on the unique constraint and replays, never charging twice.
+                record = IdempotencyKey.objects.create(
+                    account_id=account_id, key=idempotency_key, request_hash=request_hash
+                )
+                debit = credits_debit(**charge)
                 record.message = message
                 record.response = send_receipt(message=message, to=to, sms_credits=debit.balance_after)
                 record.save(update_fields=["message", "response"])
-    except IntegrityError:
-        if idempotency_key is None:
-            raise
-        return _idempotency_replay(account_id=account_id, key=idempotency_key, request_hash=request_hash), True
+        except IntegrityError:
+            return _idempotency_replay(account_id=account_id, key=idempotency_key, request_hash=request_hash), True
 
     refunded_balance = message_submit(message=message)
     receipt = send_receipt(

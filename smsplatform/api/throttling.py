@@ -2,7 +2,7 @@ import time
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
 
@@ -36,7 +36,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         limit, period = parse_rate(settings.API_RATE_LIMIT)
         now = time.time()
         window = int(now // period)
-        hits = counter_hit(cache, f"throttle:{request.auth.id}:{period}:{window}", period + 1)
+        hits = counter_hit(caches["default"], f"throttle:{request.auth.id}:{period}:{window}", period + 1)
         self.retry_after = (window + 1) * period - now
         return hits <= limit
 

@@ -60,11 +60,11 @@ def redis_flush() -> None:
 
 
 @contextmanager
-def gunicorn(env: dict, *, port: int, workers: int, threads: int = 1, worker_class: str = "sync"):
+def gunicorn(env: dict, *, port: int, workers: int):
+    """The platform's web processes as production runs them: gunicorn with sync workers."""
     command = [
         PYTHON, "-m", "gunicorn", "smsplatform.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class,
-        "--backlog", "2048", "--log-level", "warning",
+        "--workers", str(workers), "--backlog", "2048", "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
     try:
