@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	@for b in bench/*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
+	@for b in bench/[!_]*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import fresh_database, gunicorn, manage, platform_env, psql, redis_flush, require
+from _harness import fresh_database, gunicorn, manage, platform_env, psql, redis_flush, require
 
 DATABASE = "smsplatform_bench_send"
 CREDITS = 10_000_000

@@ -9,12 +9,12 @@ from smsplatform.api.views import AccountApi
 from smsplatform.errors import InvalidInput
 
 from .fields import PhoneNumberField
+from .models import sender_name_validator
 from .segments import segment_count
 from .selectors import message_get, message_history, sender_list, tester_list
 from .services import message_send, sender_create
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
-SENDER_NAME = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 +\-_&]{3,11}")
 
 
 class MessageOutputSerializer(serializers.Serializer):
@@ -151,15 +151,8 @@ class SenderOutputSerializer(serializers.Serializer):
 
 class SenderListCreateApi(AccountApi):
     class SenderCreateInputSerializer(serializers.Serializer):
-        name = StrictCharField(max_length=11)
+        name = StrictCharField(max_length=11, validators=[sender_name_validator])
         purpose = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
-
-        def validate_name(self, name: str) -> str:
-            if not SENDER_NAME.fullmatch(name):
-                raise serializers.ValidationError(
-                    "Use 3 to 11 characters: letters, digits, spaces and - + _ &, with at least one letter."
-                )
-            return name
 
     @extend_schema(
         operation_id="sms_senders_list",

@@ -1,8 +1,16 @@
 import uuid
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+
+
+# The GSM alphanumeric sender limit: 3 to 11 of letters, digits, space and - + _ &, at least one letter.
+sender_name_validator = RegexValidator(
+    r"^(?=.*[A-Za-z])[A-Za-z0-9 +\-_&]{3,11}\Z",
+    message="Use 3 to 11 characters: letters, digits, spaces and - + _ &, with at least one letter.",
+)
 
 
 class SenderId(models.Model):
@@ -15,7 +23,7 @@ class SenderId(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="sender_ids")
-    name = models.CharField(max_length=11)
+    name = models.CharField(max_length=11, validators=[sender_name_validator])
     purpose = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -128,3 +128,23 @@ def test_staff_without_an_account_sees_nothing(db, account):
     client.force_login(UserFactory(is_staff=True))
 
     assert client.get("/admin/accounts/apikey/").status_code == 403
+
+
+def test_owner_sees_only_their_own_messages_and_senders(owner_client, account, other_account):
+    from messaging.models import Message
+    from tests.factories import SenderIdFactory
+
+    for owner, text in ((account, "mine"), (other_account, "theirs")):
+        Message.objects.create(
+            account=owner, recipient="+263771234567", sender="MyBrand", text=text, encoding="GSM-7", segments=1,
+            credits=1,
+        )  # fmt: skip
+    SenderIdFactory(account=other_account, name="TheirBrand")
+
+    messages_page = owner_client.get("/admin/messaging/message/").content.decode()
+    senders_page = owner_client.get("/admin/messaging/senderid/").content.decode()
+
+    assert "1 message" in messages_page
+    assert "TheirBrand" not in senders_page
+    theirs = Message.objects.get(text="theirs")
+    assert owner_client.get(f"/admin/messaging/message/{theirs.pk}/change/").status_code == 302

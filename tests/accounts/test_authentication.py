@@ -9,6 +9,13 @@ AUTHENTICATED_ENDPOINTS = [
     ("delete", "/api/v1/auth/keys/00000000-0000-0000-0000-000000000000/"),
     ("get", "/api/v1/billing/balance/"),
     ("get", "/api/v1/billing/transactions/"),
+    ("post", "/api/v1/sms/send/"),
+    ("post", "/api/v1/sms/quote/"),
+    ("get", "/api/v1/sms/history/"),
+    ("get", "/api/v1/sms/messages/00000000-0000-0000-0000-000000000000/"),
+    ("get", "/api/v1/sms/senders/"),
+    ("post", "/api/v1/sms/senders/"),
+    ("get", "/api/v1/sms/testers/"),
 ]
 
 

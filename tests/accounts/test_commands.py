@@ -83,6 +83,7 @@ def test_demo_makes_the_account_once_and_keeps_its_key_private(db, settings, tmp
     assert stat.S_IMODE(os.stat(settings.DEMO_API_KEY_FILE).st_mode) == 0o600
     account = Account.objects.get(name="Demo")
     assert account.sms_credits == 100
+    assert list(account.sender_ids.values_list("name", "status")) == [("Demo", "approved")]
     assert ApiKey.objects.get(key_hash=key_hash(secret)).account == account
 
 
