@@ -5,7 +5,6 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-
 # The GSM alphanumeric sender limit: 3 to 11 of letters, digits, space and - + _ &, at least one letter.
 sender_name_validator = RegexValidator(
     r"^(?=.*[A-Za-z])[A-Za-z0-9 +\-_&]{3,11}\Z",
