@@ -13,12 +13,4 @@ class TransactionAdmin(AccountScopedAdmin):
     list_filter = ["type"]
     search_fields = ["reference", "description"]
     list_select_related = ["account"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    read_only = True

@@ -64,14 +64,4 @@ class MessageAdmin(AccountScopedAdmin):
     list_filter = ["status"]
     search_fields = ["recipient", "id", "gateway_message_id"]
     list_select_related = ["account"]
-    owner_can_add = False
-    owner_can_change = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    read_only = True

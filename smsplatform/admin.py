@@ -22,6 +22,8 @@ class AccountScopedAdmin(admin.ModelAdmin):
     owner_can_add = True
     owner_can_change = True
     owner_can_delete = False
+    # A record (the ledger, sent messages): nobody adds, changes or deletes it here, superusers neither.
+    read_only = False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -42,12 +44,18 @@ class AccountScopedAdmin(admin.ModelAdmin):
         return super().has_view_permission(request, obj) or self._is_owner(request)
 
     def has_add_permission(self, request):
+        if self.read_only:
+            return False
         return super().has_add_permission(request) or (self.owner_can_add and self._is_owner(request))
 
     def has_change_permission(self, request, obj=None):
+        if self.read_only:
+            return False
         return super().has_change_permission(request, obj) or (self.owner_can_change and self._is_owner(request))
 
     def has_delete_permission(self, request, obj=None):
+        if self.read_only:
+            return False
         return super().has_delete_permission(request, obj) or (self.owner_can_delete and self._is_owner(request))
 
     def get_fields(self, request, obj=None):

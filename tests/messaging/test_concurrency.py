@@ -12,10 +12,16 @@ from tests.factories import AccountFactory, SenderIdFactory, api_key_for
 THREADS = 30
 
 
-def client_for(account) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=api_key_for(account))
-    return client
+def sending(secret: str, *, message: str, to: str | None = None, **headers):
+    """A task for run_concurrently: thread i sends `message` (to its own number unless `to` is given)."""
+
+    def send(index):
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=secret)
+        body = {"to": to or f"07712345{index:02d}", "sender": "MyBrand", "message": message}
+        return client.post("/api/v1/sms/send/", body, format="json", **headers)
+
+    return send
 
 
 @pytest.mark.postgres
@@ -24,16 +30,7 @@ def client_for(account) -> APIClient:
 def test_thirty_sends_on_credit_for_ten_exactly_ten_succeed(text, credits):
     account = AccountFactory(credits=credits)
     SenderIdFactory(account=account, name="MyBrand")
-    secret = api_key_for(account)
-
-    def send(index):
-        client = APIClient()
-        client.credentials(HTTP_X_API_KEY=secret)
-        return client.post(
-            "/api/v1/sms/send/", {"to": f"07712345{index:02d}", "sender": "MyBrand", "message": text}, format="json"
-        )
-
-    responses = run_concurrently(send, THREADS)
+    responses = run_concurrently(sending(api_key_for(account), message=text), THREADS)
 
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [201] * 10 + [402] * 20
@@ -50,17 +47,7 @@ def test_thirty_sends_on_credit_for_ten_exactly_ten_succeed(text, credits):
 def test_simultaneous_requests_with_one_idempotency_key_send_and_charge_once():
     account = AccountFactory(credits=100)
     SenderIdFactory(account=account, name="MyBrand")
-    secret = api_key_for(account)
-
-    def send(index):
-        client = APIClient()
-        client.credentials(HTTP_X_API_KEY=secret)
-        return client.post(
-            "/api/v1/sms/send/",
-            {"to": "0771234567", "sender": "MyBrand", "message": "Your code is 1234"},
-            format="json",
-            HTTP_IDEMPOTENCY_KEY="otp-1234",
-        )
+    send = sending(api_key_for(account), message="Your code is 1234", to="0771234567", HTTP_IDEMPOTENCY_KEY="otp-1234")
 
     responses = run_concurrently(send, 12)
 
