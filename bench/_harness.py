@@ -60,12 +60,17 @@ def redis_flush() -> None:
 
 
 @contextmanager
-def gunicorn(env: dict, *, port: int, workers: int):
-    """The platform's web processes as production runs them: gunicorn with sync workers."""
+def gunicorn(env: dict, *, port: int, workers: int, timeout: int | None = None):
+    """The platform's web processes as production runs them: gunicorn with sync workers.
+
+    `timeout`: seconds before gunicorn kills a worker busy with one request (its default is 30).
+    """
     command = [
         PYTHON, "-m", "gunicorn", "smsplatform.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--backlog", "2048", "--log-level", "warning",
     ]  # fmt: skip
+    if timeout is not None:
+        command += ["--timeout", str(timeout)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
     try:
         deadline = time.monotonic() + 30

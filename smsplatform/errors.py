@@ -9,6 +9,8 @@ class ApplicationError(Exception):
     status = 400
     code = "invalid"
     message = "The request could not be completed."
+    # More keys of the error body, e.g. the id of the contact a 409 collided with.
+    extra: dict | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None):
         self.message = message or self.message

@@ -4,6 +4,7 @@ from django.utils import timezone
 from accounts.models import Account, User
 from accounts.services import api_key_create
 from billing.services import credits_topup
+from contacts.models import Contact, Group
 from messaging.models import SenderId, Tester
 
 
@@ -55,3 +56,30 @@ class TesterFactory(factory.django.DjangoModelFactory):
     account = factory.SubFactory(AccountFactory)
     phone = "+263771234567"
     verified_at = factory.LazyFunction(timezone.now)
+
+
+class GroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Group
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Group {n}")
+    description = ""
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    """`ContactFactory(account=…, groups=[group, …])` adds the contact to those groups."""
+
+    class Meta:
+        model = Contact
+        skip_postgeneration_save = True
+
+    account = factory.SubFactory(AccountFactory)
+    phone = factory.Sequence(lambda n: f"+26377{n % 10_000_000:07d}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+
+    @factory.post_generation
+    def groups(contact, create, extracted, **kwargs):
+        if create and extracted:
+            contact.groups.add(*extracted)

@@ -71,7 +71,8 @@ def _api_exception_response(exc: exceptions.APIException) -> Response:
 def api_exception_handler(exc, context) -> Response:
     """DRF's EXCEPTION_HANDLER: never returns None, so nothing reaches Django's HTML pages."""
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, exc.code, getattr(exc, "fields", None)), status=exc.status)
+        body = error_body(exc.message, exc.code, getattr(exc, "fields", None))
+        return Response(body | (exc.extra or {}), status=exc.status)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return Response(error_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):

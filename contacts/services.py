@@ -1,0 +1,159 @@
+"""Contacts and groups: every write, each in one transaction."""
+
+import uuid
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+
+from smsplatform.errors import InvalidInput
+
+from .errors import ContactExists, GroupExists
+from .importing import ImportResult, ImportRow, import_rows
+from .models import Contact, Group
+from .selectors import contact_ids_unknown, group_ids_unknown
+
+# Named in an error, at most this many unknown ids (a client may send thousands).
+_IDS_NAMED = 20
+
+
+def _name_ids(ids: list) -> str:
+    named = ", ".join(str(value) for value in ids[:_IDS_NAMED])
+    return named + (f" and {len(ids) - _IDS_NAMED} more" if len(ids) > _IDS_NAMED else "")
+
+
+def _check_group_ids(*, account_id, group_ids: list[uuid.UUID], field: str = "group_ids") -> None:
+    """Another account's group, or none at all, is refused by name: never silently dropped or added."""
+    unknown = group_ids_unknown(account_id=account_id, group_ids=group_ids)
+    if unknown:
+        raise InvalidInput({field: [f"No such group in this account: {_name_ids(unknown)}."]})
+
+
+def _contact_exists(*, account_id, phone: str) -> ContactExists:
+    existing = Contact.objects.filter(account_id=account_id, phone=phone).values_list("pk", flat=True).first()
+    return ContactExists(phone=phone, contact_id=existing)
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    account_id,
+    phone: str,
+    first_name: str = "",
+    last_name: str = "",
+    opted_out: bool = False,
+    group_ids: list[uuid.UUID] | None = None,
+) -> Contact:
+    """A new contact (phone already E.164). A phone the account has is a 409 naming that contact."""
+    group_ids = list(dict.fromkeys(group_ids or []))
+    _check_group_ids(account_id=account_id, group_ids=group_ids)
+    contact = Contact(
+        account_id=account_id, phone=phone, first_name=first_name, last_name=last_name, opted_out=opted_out
+    )
+    try:
+        with transaction.atomic():
+            contact.save(force_insert=True)
+    except IntegrityError:
+        raise _contact_exists(account_id=account_id, phone=phone) from None
+    if group_ids:
+        contact.groups.add(*group_ids)
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    phone: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    opted_out: bool | None = None,
+    group_ids: list[uuid.UUID] | None = None,
+) -> Contact:
+    """Change the fields given (None: unchanged); `group_ids` replaces the contact's groups."""
+    changes = {"phone": phone, "first_name": first_name, "last_name": last_name, "opted_out": opted_out}
+    changes = {field: value for field, value in changes.items() if value is not None}
+    if group_ids is not None:
+        group_ids = list(dict.fromkeys(group_ids))
+        _check_group_ids(account_id=contact.account_id, group_ids=group_ids)
+    for field, value in changes.items():
+        setattr(contact, field, value)
+    try:
+        with transaction.atomic():
+            contact.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError:
+        raise _contact_exists(account_id=contact.account_id, phone=contact.phone) from None
+    if group_ids is not None:
+        contact.groups.set(group_ids)
+    return contact
+
+
+def contact_delete(*, contact: Contact) -> None:
+    contact.delete()  # its memberships go with it
+
+
+def group_create(*, account_id, name: str, description: str = "") -> Group:
+    try:
+        with transaction.atomic():
+            return Group.objects.create(account_id=account_id, name=name, description=description)
+    except IntegrityError:
+        raise GroupExists(name) from None
+
+
+def group_update(*, group: Group, name: str | None = None, description: str | None = None) -> Group:
+    changes = {field: value for field, value in {"name": name, "description": description}.items() if value is not None}
+    if not changes:
+        return group
+    for field, value in changes.items():
+        setattr(group, field, value)
+    try:
+        with transaction.atomic():
+            group.save(update_fields=list(changes))
+    except IntegrityError:
+        raise GroupExists(group.name) from None
+    return group
+
+
+def group_delete(*, group: Group) -> None:
+    group.delete()  # its memberships go with it; the contacts stay
+
+
+def _check_contact_ids(*, account_id, contact_ids: list[uuid.UUID]) -> None:
+    unknown = contact_ids_unknown(account_id=account_id, contact_ids=contact_ids)
+    if unknown:
+        raise InvalidInput({"contact_ids": [f"No such contact in this account: {_name_ids(unknown)}."]})
+
+
+@transaction.atomic
+def group_members_add(*, group: Group, contact_ids: list[uuid.UUID]) -> int:
+    """Add the account's contacts to the group. Returns how many were not members yet.
+
+    Any id that is not a contact of the group's account refuses the whole request: nothing changes.
+    """
+    contact_ids = list(dict.fromkeys(contact_ids))
+    _check_contact_ids(account_id=group.account_id, contact_ids=contact_ids)
+    membership = Contact.groups.through
+    members = set(
+        membership.objects.filter(group=group, contact_id__in=contact_ids).values_list("contact_id", flat=True)
+    )
+    new = [
+        membership(group_id=group.pk, contact_id=contact_id) for contact_id in contact_ids if contact_id not in members
+    ]
+    # A concurrent request may add the same members: they are members either way.
+    membership.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+@transaction.atomic
+def group_members_remove(*, group: Group, contact_ids: list[uuid.UUID]) -> int:
+    """Remove contacts from the group (the contacts stay). Returns how many were members."""
+    contact_ids = list(dict.fromkeys(contact_ids))
+    _check_contact_ids(account_id=group.account_id, contact_ids=contact_ids)
+    removed, _ = Contact.groups.through.objects.filter(group=group, contact_id__in=contact_ids).delete()
+    return removed
+
+
+def contacts_import(*, account_id, rows: Iterable[ImportRow], group_id: uuid.UUID | None = None) -> ImportResult:
+    """Create or update contacts from rows, in bulk and in one transaction; see `importing.import_rows`."""
+    if group_id is not None:
+        _check_group_ids(account_id=account_id, group_ids=[group_id], field="group_id")
+    return import_rows(account_id=account_id, rows=rows, group_id=group_id)

@@ -1,0 +1,467 @@
+import io
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts import importing
+from contacts.errors import ImportTooLarge
+from contacts.models import Contact
+from contacts.parsers import CsvParser
+from tests.factories import ContactFactory, GroupFactory
+
+from .helpers import IMPORT_URL, assert_error
+
+
+def post_csv(client, text: str | bytes, **query):
+    body = text.encode() if isinstance(text, str) else text
+    url = IMPORT_URL + ("?" + "&".join(f"{key}={value}" for key, value in query.items()) if query else "")
+    return client.post(url, body, content_type="text/csv")
+
+
+def post_file(client, text: str | bytes, name: str = "contacts.csv", **fields):
+    body = text.encode() if isinstance(text, str) else text
+    return client.post(IMPORT_URL, {"file": SimpleUploadedFile(name, body, "text/csv"), **fields}, format="multipart")
+
+
+def post_json(client, body, **query):
+    url = IMPORT_URL + ("?" + "&".join(f"{key}={value}" for key, value in query.items()) if query else "")
+    return client.post(url, body, format="json")
+
+
+def result(response) -> dict:
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == {"created", "updated", "failed", "errors"}
+    return body
+
+
+def contacts_of(account) -> dict[str, tuple[str, str]]:
+    return {c.phone: (c.first_name, c.last_name) for c in Contact.objects.filter(account=account)}
+
+
+def numbers(count: int, start: int = 0) -> list[str]:
+    return [f"077{n:07d}" for n in range(start, start + count)]
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def test_import_a_csv_body(api_client, account):
+    response = post_csv(api_client, "phone,first_name,last_name\n0771111111,Tendai,Moyo\n+263 77 222 2222,Rudo,\n")
+
+    assert result(response) == {"created": 2, "updated": 0, "failed": 0, "errors": []}
+    assert contacts_of(account) == {"+263771111111": ("Tendai", "Moyo"), "+263772222222": ("Rudo", "")}
+
+
+def test_import_a_multipart_file(api_client, account):
+    response = post_file(api_client, "phone,first_name\n0771111111,Tendai\n")
+
+    assert result(response)["created"] == 1
+    assert contacts_of(account) == {"+263771111111": ("Tendai", "")}
+
+
+def test_a_utf8_bom_is_ignored(api_client, account):
+    response = post_file(api_client, "\ufeffphone,first_name\n0771111111,Tafadzwa\n".encode())
+
+    assert result(response)["created"] == 1
+    assert contacts_of(account) == {"+263771111111": ("Tafadzwa", "")}
+
+
+def test_quoted_fields_with_commas_quotes_and_newlines(api_client, account):
+    text = (
+        'phone,first_name,last_name\r\n0771111111,"Moyo, Tendai","He said ""hi""\nthere"\r\n0772222222,Rudo,Ncube\r\n'
+    )
+
+    assert result(post_csv(api_client, text))["created"] == 2
+    assert contacts_of(account) == {
+        "+263771111111": ("Moyo, Tendai", 'He said "hi"\nthere'),
+        "+263772222222": ("Rudo", "Ncube"),
+    }
+
+
+def test_columns_in_any_order_any_case_and_extra_columns_ignored(api_client, account):
+    text = "Email, LAST NAME ,notes,Phone,first-name\nx@example.com,Moyo,vip,0771111111,Tendai\n"
+
+    assert result(post_csv(api_client, text))["created"] == 1
+    assert contacts_of(account) == {"+263771111111": ("Tendai", "Moyo")}
+
+
+def test_a_phone_column_alone_is_enough(api_client, account):
+    assert result(post_csv(api_client, "phone\n0771111111\n0772222222"))["created"] == 2
+    assert contacts_of(account) == {"+263771111111": ("", ""), "+263772222222": ("", "")}
+
+
+def test_bad_rows_are_reported_by_row_number_and_never_stop_the_good_ones(api_client, account):
+    text = (
+        "phone,first_name,last_name\n"
+        "0771111111,Good,One\n"  # row 1
+        "12345,Bad,Phone\n"  # row 2
+        ",No,Phone\n"  # row 3
+        "\n"  # row 4: blank, skipped
+        f"0772222222,{'x' * 101},Long\n"  # row 5
+        "0773333333\n"  # row 6: short row, names missing
+        "0774444444,Nul\x00,Name\n"  # row 7
+        "771234567,Excel,Dropped the zero\n"  # row 8
+    )
+
+    body = result(post_csv(api_client, text))
+
+    assert body == {
+        "created": 3,
+        "updated": 0,
+        "failed": 4,
+        "errors": [
+            {"row": 2, "error": "Invalid phone: Enter a valid phone number."},
+            {"row": 3, "error": "Invalid phone: This field is required."},
+            {"row": 5, "error": "Invalid first_name: Ensure this field has no more than 100 characters."},
+            {"row": 7, "error": "Invalid first_name: Null and surrogate characters are not allowed."},
+        ],
+    }
+    assert set(contacts_of(account)) == {"+263771111111", "+263773333333", "+263771234567"}
+
+
+def test_row_numbers_count_records_not_lines(api_client):
+    text = 'phone,first_name\n0771111111,"Two\nlines"\nbad,X\n'
+
+    assert result(post_csv(api_client, text))["errors"] == [
+        {"row": 2, "error": "Invalid phone: Enter a valid phone number."}
+    ]
+
+
+def test_only_the_first_100_errors_are_listed(api_client):
+    text = "phone\n" + "bad\n" * 150 + "0771111111\n"
+
+    body = result(post_csv(api_client, text))
+
+    assert (body["created"], body["failed"], len(body["errors"])) == (1, 150, 100)
+    assert body["errors"][-1]["row"] == 100
+
+
+def test_a_phone_twice_in_one_file_the_last_row_wins_counted_once(api_client, account):
+    text = "phone,first_name,last_name\n0771111111,First,Moyo\n+263771111111,Second,\n0772222222,Other,X\n"
+
+    assert result(post_csv(api_client, text)) == {"created": 2, "updated": 0, "failed": 0, "errors": []}
+    # Name by name: the later row's empty last name does not erase the earlier one.
+    assert contacts_of(account)["+263771111111"] == ("Second", "Moyo")
+
+
+def test_duplicates_across_batches_are_counted_once(api_client, account, monkeypatch):
+    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    text = "phone,first_name\n0771111111,A\n0772222222,B\n0773333333,C\n0771111111,D\n0774444444,E\n"
+
+    assert result(post_csv(api_client, text)) == {"created": 4, "updated": 0, "failed": 0, "errors": []}
+    assert contacts_of(account)["+263771111111"] == ("D", "")
+
+
+def test_an_existing_phone_updates_names_and_counts_as_updated(api_client, account):
+    kept = ContactFactory(account=account, phone="+263771111111", first_name="Old", last_name="Name", opted_out=True)
+    ContactFactory(account=account, phone="+263772222222", first_name="Same", last_name="Same")
+
+    text = "phone,first_name,last_name\n0771111111,New,\n0772222222,Same,Same\n0773333333,Fresh,One\n"
+    body = result(post_csv(api_client, text))
+
+    assert body == {"created": 1, "updated": 2, "failed": 0, "errors": []}
+    kept.refresh_from_db()
+    # An empty cell keeps the name; an import never changes opted_out.
+    assert (kept.first_name, kept.last_name, kept.opted_out) == ("New", "Name", True)
+    assert Contact.objects.filter(account=account).count() == 3
+
+
+def test_a_file_without_name_columns_keeps_existing_names(api_client, account):
+    ContactFactory(account=account, phone="+263771111111", first_name="Tendai", last_name="Moyo")
+
+    assert result(post_csv(api_client, "phone\n0771111111\n"))["updated"] == 1
+    assert contacts_of(account) == {"+263771111111": ("Tendai", "Moyo")}
+
+
+def test_a_header_only_file_imports_nothing(api_client):
+    assert result(post_csv(api_client, "phone,first_name\n")) == {"created": 0, "updated": 0, "failed": 0, "errors": []}
+
+
+@pytest.mark.parametrize("post", [post_csv, post_file])
+@pytest.mark.parametrize("text", ["", "\n\n  \n", "\ufeff"])
+def test_an_empty_file_is_a_400(api_client, post, text):
+    body = assert_error(post(api_client, text), 400, "invalid")
+
+    assert list(body["fields"]) == ["file"]
+
+
+def test_a_multipart_request_without_a_file_is_a_400(api_client):
+    response = api_client.post(IMPORT_URL, {"group_id": "x"}, format="multipart")
+
+    assert "file" in assert_error(response, 400, "invalid")["fields"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name,number\nTendai,0771111111\n", "header naming a phone column"),
+        ("0771111111,Tendai\n0772222222,Rudo\n", "header naming a phone column"),
+        ("phone;first_name\n0771111111;Tendai\n", "header naming a phone column"),
+        ('{"contacts": [{"phone": "0771111111"}]}', "header naming a phone column"),
+        ("phone,Phone\n0771111111,0772222222\n", "names the phone column twice"),
+        ("phone,first_name\n0771111111,Ren\xe9e\n".encode("latin-1"), "not UTF-8"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb8\x9c\xe1\xa0\xff\xfe", "not UTF-8"),
+        ('phone\n0771111111\n"' + "x" * 200_000, "not valid CSV"),  # a field over csv's size limit
+    ],
+)
+def test_a_file_that_is_not_a_csv_with_a_phone_column_is_a_400_and_imports_nothing(api_client, content, message):
+    for post in (post_csv, post_file):
+        body = assert_error(post(api_client, content), 400, "invalid")
+        assert message in body["fields"]["file"][0]
+    assert not Contact.objects.exists()
+
+
+def test_other_content_types_are_a_415(api_client):
+    response = api_client.post(IMPORT_URL, "phone\n0771111111\n", content_type="text/plain")
+
+    assert_error(response, 415, "unsupported_media_type")
+    assert not Contact.objects.exists()
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def test_import_json(api_client, account):
+    body = {
+        "contacts": [
+            {"phone": "0771111111", "first_name": "Tendai", "last_name": "Moyo", "email": "ignored"},
+            {"phone": "0772222222"},
+            "not an object",
+            {"phone": 772222222},
+            {"phone": "0773333333", "first_name": None},
+            {"phone": "0774444444", "last_name": ["x"]},
+            {"first_name": "No phone"},
+        ]
+    }
+
+    assert result(post_json(api_client, body)) == {
+        "created": 2,
+        "updated": 0,
+        "failed": 5,
+        "errors": [
+            {"row": 3, "error": "Invalid row: Must be an object with a phone."},
+            {"row": 4, "error": "Invalid phone: Must be a string."},
+            {"row": 5, "error": "Invalid first_name: Must be a string."},
+            {"row": 6, "error": "Invalid last_name: Must be a string."},
+            {"row": 7, "error": "Invalid phone: This field is required."},
+        ],
+    }
+    assert contacts_of(account) == {"+263771111111": ("Tendai", "Moyo"), "+263772222222": ("", "")}
+
+
+def test_json_with_a_lone_surrogate_is_a_row_error(api_client, account):
+    raw = '{"contacts": [{"phone": "0771111111", "first_name": "\\ud800"}, {"phone": "0772222222"}]}'
+
+    body = result(api_client.post(IMPORT_URL, raw, content_type="application/json"))
+
+    assert body["errors"] == [{"row": 1, "error": "Invalid first_name: Null and surrogate characters are not allowed."}]
+    assert set(contacts_of(account)) == {"+263772222222"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "contacts"),
+        ({"contacts": "0771111111"}, "contacts"),
+        ({"contacts": {"phone": "0771111111"}}, "contacts"),
+        ({"contacts": None}, "contacts"),
+        ([{"phone": "0771111111"}], "non_field_errors"),
+        ({"contacts": [], "group_id": 5}, "group_id"),
+    ],
+)
+def test_json_of_the_wrong_shape_is_a_400(api_client, body, field):
+    assert field in assert_error(post_json(api_client, body), 400, "invalid")["fields"]
+    assert not Contact.objects.exists()
+
+
+def test_malformed_json_is_a_400(api_client):
+    response = api_client.post(IMPORT_URL, '{"contacts": [', content_type="application/json")
+
+    assert_error(response, 400, "parse_error")
+
+
+def test_an_empty_json_list_imports_nothing(api_client):
+    assert result(post_json(api_client, {"contacts": []}))["created"] == 0
+
+
+def test_json_import_is_not_held_to_the_2_mb_limit_of_other_requests(api_client, account, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {"contacts": [{"phone": phone, "first_name": "Tendai"} for phone in numbers(100)]}
+    assert len(json.dumps(body)) > 1000
+
+    assert result(post_json(api_client, body))["created"] == 100
+
+
+# --- Groups ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["query", "json", "form"])
+def test_group_id_adds_every_imported_contact_to_the_group(api_client, account, how):
+    group = GroupFactory(account=account)
+    member = ContactFactory(account=account, phone="+263771111111", groups=[group])
+    existing = ContactFactory(account=account, phone="+263772222222")
+    rows = [{"phone": "0771111111"}, {"phone": "0772222222"}, {"phone": "0773333333"}]
+    csv_text = "phone\n0771111111\n0772222222\n0773333333\n"
+
+    if how == "query":
+        response = post_csv(api_client, csv_text, group_id=group.pk)
+    elif how == "json":
+        response = post_json(api_client, {"contacts": rows, "group_id": str(group.pk)})
+    else:
+        response = post_file(api_client, csv_text, group_id=str(group.pk))
+
+    assert result(response) == {"created": 1, "updated": 2, "failed": 0, "errors": []}
+    assert set(group.contacts.values_list("phone", flat=True)) == {"+263771111111", "+263772222222", "+263773333333"}
+    assert member.groups.count() == 1
+    assert existing.groups.get() == group
+
+
+@pytest.mark.parametrize("post", [post_csv, post_json])
+def test_another_accounts_or_an_unknown_group_is_a_400_and_imports_nothing(api_client, other_account, post):
+    theirs = GroupFactory(account=other_account)
+
+    for group_id in (theirs.pk, "8d4e6f1c-0000-4000-8000-000000000000"):
+        if post is post_csv:
+            response = post_csv(api_client, "phone\n0771111111\n", group_id=group_id)
+        else:
+            response = post_json(api_client, {"contacts": [{"phone": "0771111111"}], "group_id": str(group_id)})
+        body = assert_error(response, 400, "invalid")
+        assert body["fields"] == {"group_id": [f"No such group in this account: {group_id}."]}
+    assert not Contact.objects.exists()
+    assert not theirs.contacts.exists()
+
+
+def test_a_malformed_group_id_is_a_400(api_client):
+    assert (
+        "group_id"
+        in assert_error(post_csv(api_client, "phone\n0771111111\n", group_id="nope"), 400, "invalid")["fields"]
+    )
+    assert not Contact.objects.exists()
+
+
+# --- Limits ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("post", [post_csv, post_file])
+def test_a_body_over_the_limit_is_a_413_and_imports_nothing(api_client, settings, post):
+    settings.CONTACTS_IMPORT_MAX_BYTES = 1000
+    text = "phone\n" + "\n".join(numbers(200))
+
+    body = assert_error(post(api_client, text), 413, "request_too_large")
+
+    assert body == {
+        "error": "The import is larger than 1,000 bytes; split it into smaller files.",
+        "code": "request_too_large",
+    }
+    assert not Contact.objects.exists()
+
+
+def test_a_json_body_over_the_limit_is_a_413(api_client, settings):
+    settings.CONTACTS_IMPORT_MAX_BYTES = 1000
+
+    response = post_json(api_client, {"contacts": [{"phone": phone} for phone in numbers(100)]})
+
+    assert_error(response, 413, "request_too_large")
+    assert not Contact.objects.exists()
+
+
+def test_a_body_longer_than_its_content_length_promised_is_cut_at_the_limit(settings):
+    settings.CONTACTS_IMPORT_MAX_BYTES = 100_000
+
+    with pytest.raises(ImportTooLarge):
+        CsvParser().parse(io.BytesIO(b"x" * 100_001))
+    assert CsvParser().parse(io.BytesIO(b"x" * 100_000)).read() == b"x" * 100_000
+
+
+def test_more_than_100000_csv_rows_are_refused_before_anything_is_written(api_client, django_assert_max_num_queries):
+    text = "phone\n" + "\n".join(numbers(100_001))
+
+    api_client.get("/api/v1/billing/balance/")  # the key's lookup is cached from here on
+    with django_assert_max_num_queries(3):  # no batch was written: the file is checked first
+        response = post_csv(api_client, text)
+
+    assert assert_error(response, 400, "invalid")["fields"] == {"file": ["More than 100,000 rows: split the file."]}
+    assert not Contact.objects.exists()
+
+
+def test_exactly_100000_rows_pass_the_check(monkeypatch):
+    # The import itself is benchmarked (bench/contacts.py); here only the limit's edge.
+    rows = importing.csv_rows(io.BytesIO(("phone\n" + "\n".join(numbers(100_000))).encode()))
+    assert sum(1 for _ in rows) == 100_000
+
+
+def test_more_than_100000_json_rows_are_refused(api_client):
+    response = post_json(api_client, {"contacts": [{"phone": "0771111111"}] * 100_001})
+
+    assert assert_error(response, 400, "invalid")["fields"] == {
+        "contacts": ["More than 100,000 rows: split the import."]
+    }
+    assert not Contact.objects.exists()
+
+
+def test_a_failure_half_way_leaves_nothing_imported(api_client, account, monkeypatch):
+    """One transaction: a concurrent change noticed in the third batch undoes the first two."""
+    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    group = GroupFactory(account=account)
+    calls = []
+
+    def add_members(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 3:
+            raise IntegrityError("the group was deleted meanwhile")
+
+    monkeypatch.setattr(importing, "_add_members", add_members)
+
+    response = post_csv(api_client, "phone\n" + "\n".join(numbers(6)), group_id=group.pk)
+
+    assert_error(response, 409, "import_conflict")
+    assert not Contact.objects.exists()
+
+
+# --- Isolation and queries ------------------------------------------------------------------------
+
+
+def test_an_import_never_touches_another_accounts_contacts(api_client, other_client, account, other_account):
+    theirs = ContactFactory(account=other_account, phone="+263771111111", first_name="Theirs")
+
+    assert result(post_csv(api_client, "phone,first_name\n0771111111,Mine\n"))["created"] == 1
+    theirs.refresh_from_db()
+    assert theirs.first_name == "Theirs"
+    assert contacts_of(account) == {"+263771111111": ("Mine", "")}
+    assert result(post_csv(other_client, "phone\n0771111111\n")) == {
+        "created": 0,
+        "updated": 1,
+        "failed": 0,
+        "errors": [],
+    }
+
+
+def test_import_needs_a_key(anonymous_client, db):
+    assert_error(post_csv(anonymous_client, "phone\n0771111111\n"), 401, "not_authenticated")
+    assert not Contact.objects.exists()
+
+
+def import_queries(client, group, rows: int, start: int) -> int:
+    text = "phone,first_name,last_name\n" + "\n".join(f"{phone},Tendai,Moyo" for phone in numbers(rows, start))
+    with CaptureQueriesContext(connection) as queries:
+        assert result(post_csv(client, text, group_id=group.pk))["created"] == rows
+    return len(queries)
+
+
+def test_import_queries_grow_with_batches_not_rows(api_client, account):
+    group = GroupFactory(account=account)
+    api_client.get("/api/v1/billing/balance/")  # the key's lookup is cached from here on
+
+    small = import_queries(api_client, group, 50, start=0)  # one batch
+    large = import_queries(api_client, group, 5000, start=1000)  # three batches of 2,000
+
+    # A handful of queries per batch of 2,000 rows, not one per row.
+    assert small <= 8, small
+    assert large <= small + 2 * 3, (small, large)
+    print(f"queries: {small} for 50 rows, {large} for 5,000 rows")
+    assert Contact.objects.filter(account=account).count() == 5050
+    assert group.contacts.count() == 5050
