@@ -26,14 +26,11 @@ class MessageOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     segments = serializers.IntegerField()
     credits = serializers.IntegerField()
-    campaign_id = serializers.SerializerMethodField()
+    campaign_id = serializers.UUIDField()
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField()
-
-    def get_campaign_id(self, message) -> str | None:
-        return None  # campaigns come with their own feature
 
 
 class MessageSendApi(AccountApi):

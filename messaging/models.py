@@ -81,6 +81,11 @@ class Message(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="messages")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    # The group member a campaign message was made for; kept as null when the contact is deleted.
+    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     recipient = models.CharField(max_length=16)
     sender = models.CharField(max_length=11)
     text = models.TextField()
@@ -111,6 +116,18 @@ class Message(models.Model):
             ),
             # The sweeper: queued messages whose next attempt is overdue.
             models.Index(fields=["next_attempt_at"], name="message_queued_due", condition=Q(status="queued")),
+            # A campaign's messages by status: its stats, its next batch, its messages page.
+            models.Index(
+                fields=["campaign", "status"], name="message_campaign_status", condition=Q(campaign__isnull=False)
+            ),
+        ]
+        constraints = [
+            # A retried snapshot or batch can never make a second message for one recipient.
+            models.UniqueConstraint(
+                fields=["campaign", "contact"],
+                name="message_unique_per_campaign_contact",
+                condition=Q(campaign__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -74,7 +74,7 @@ def message_send(
         segments=count.segments,
         credits=count.segments,
         attempts=1,
-        next_attempt_at=timezone.now() + _submit_lease(),
+        next_attempt_at=timezone.now() + submit_lease(),
     )
     charge = {
         "account_id": account_id,
@@ -130,12 +130,7 @@ def _idempotency_replay(*, account_id, key: str, request_hash: str) -> dict:
     return record.response
 
 
-def _submit_lease() -> timedelta:
-    """How long an attempt owns a queued message: nobody else submits it meanwhile."""
-    return timedelta(seconds=settings.SMS_SUBMIT_TIMEOUT * 2 + 5)
-
-
-def _outbound(message: Message) -> OutboundSms:
+def outbound(message: Message) -> OutboundSms:
     return OutboundSms(
         message_id=str(message.id),
         recipient=message.recipient,
@@ -152,11 +147,21 @@ def message_submit(*, message: Message) -> int | None:
     """
     alias = gateway_for(message.recipient)
     try:
-        result = gateways[alias].send_messages([_outbound(message)], timeout=settings.SMS_SUBMIT_TIMEOUT)[0]
+        result = gateways[alias].send_messages([outbound(message)], timeout=settings.SMS_SUBMIT_TIMEOUT)[0]
     except Exception:
         logger.exception("Gateway %s raised while submitting message %s", alias, message.id)
         result = SubmitResult.retry("The gateway failed unexpectedly.")
     return message_record_outcome(message=message, gateway=alias, result=result)
+
+
+def retry_delay(*, attempts: int) -> int:
+    """Seconds before the next try of a message that failed for now `attempts` times: exponential, capped."""
+    return min(settings.SMS_RETRY_BASE_DELAY * 2 ** (attempts - 1), settings.SMS_RETRY_MAX_DELAY)
+
+
+def submit_lease() -> timedelta:
+    """How long an attempt owns a queued message: nobody else submits it meanwhile."""
+    return timedelta(seconds=settings.SMS_SUBMIT_TIMEOUT * 2 + 5)
 
 
 def message_record_outcome(*, message: Message, gateway: str, result: SubmitResult) -> int | None:
@@ -171,7 +176,7 @@ def message_record_outcome(*, message: Message, gateway: str, result: SubmitResu
         return None
     if result.status == SubmitStatus.REJECTED or message.attempts >= settings.SMS_SUBMIT_MAX_ATTEMPTS:
         return message_fail(message=message, error=result.error)
-    delay = min(settings.SMS_RETRY_BASE_DELAY * 2 ** (message.attempts - 1), settings.SMS_RETRY_MAX_DELAY)
+    delay = retry_delay(attempts=message.attempts)
     if queued.update(next_attempt_at=now + timedelta(seconds=delay), error=result.error[:255]):
         message.error = result.error[:255]
         from .tasks import message_retry  # the task module imports this one
@@ -226,7 +231,7 @@ def message_retry_due(*, message_id) -> None:
     # A task may arrive a moment before its countdown ends: a second's tolerance.
     claimed = Message.objects.filter(
         pk=message_id, status=Message.Status.QUEUED, next_attempt_at__lte=now + timedelta(seconds=1)
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + _submit_lease())
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + submit_lease())
     if claimed:
         message_submit(message=Message.objects.get(pk=message_id))
 

@@ -34,7 +34,7 @@ def delivery_reports_apply(self, gateway: str, gateway_message_ids: list[str], s
         raise self.retry(args=[gateway, unmatched, status])
 
 
-def _with_lock(name: str, timeout: int):
+def with_lock(name: str, timeout: int):
     """Run the periodic task only where no previous run still holds its lock (a non-blocking lock)."""
 
     def decorator(function):
@@ -55,12 +55,13 @@ def _with_lock(name: str, timeout: int):
 
 
 @shared_task(ignore_result=True)
-@_with_lock("messages_sweep", timeout=300)
+@with_lock("messages_sweep", timeout=300)
 def messages_sweep() -> int:
     """Re-enqueue queued messages whose retry task vanished (worker killed, broker flushed)."""
     overdue = timezone.now() - timedelta(seconds=settings.SMS_SWEEP_GRACE)
     message_ids = list(
-        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=overdue)
+        # Campaign messages are their campaign's batches' business (campaigns.tasks.campaigns_sweep).
+        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=overdue, campaign__isnull=True)
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[: settings.SMS_SWEEP_BATCH]
     )
@@ -72,7 +73,7 @@ def messages_sweep() -> int:
 
 
 @shared_task(ignore_result=True)
-@_with_lock("idempotency_keys_expire", timeout=3600)
+@with_lock("idempotency_keys_expire", timeout=3600)
 def idempotency_keys_expire() -> int:
     """Forget Idempotency-Keys older than their 24 hours."""
     cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)

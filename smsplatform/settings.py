@@ -124,6 +124,12 @@ if not REDIS_URL:
         "data_folder_out": str(VAR_DIR / "broker"),
         "control_folder": str(VAR_DIR / "broker" / "control"),
     }
+if REDIS_URL:
+    # A task a worker took (acks_late) and never finished is handed out again after this long:
+    # longer than any task runs, and than a retry's countdown, or a task would run twice for nothing.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Late-acknowledged tasks are not hoarded by one worker process while others are idle.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
@@ -133,6 +139,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "messages-sweep": {"task": "messaging.tasks.messages_sweep", "schedule": env.float("SMS_SWEEP_INTERVAL", 30.0)},
     "idempotency-keys-expire": {"task": "messaging.tasks.idempotency_keys_expire", "schedule": 3600.0},
+    "campaigns-sweep": {
+        "task": "campaigns.tasks.campaigns_sweep",
+        "schedule": env.float("CAMPAIGN_SWEEP_INTERVAL", 10.0),
+    },
 }
 
 # --- API ------------------------------------------------------------------------
@@ -175,10 +185,18 @@ SMS_RETRY_MAX_DELAY = env.int("SMS_RETRY_MAX_DELAY", default=600)
 # The sweeper re-enqueues queued messages this many seconds overdue (their retry task was lost).
 SMS_SWEEP_GRACE = env.int("SMS_SWEEP_GRACE", default=60)
 SMS_SWEEP_BATCH = env.int("SMS_SWEEP_BATCH", default=5000)
+
 # A process remembers an account's sender approvals and sandbox flag this long: a send asks on every request.
 SENDER_CACHE_SECONDS = env.float("SENDER_CACHE_SECONDS", default=5.0)
 # How long an Idempotency-Key replays its first answer.
 IDEMPOTENCY_KEY_TTL = 24 * 3600
+
+# --- Campaigns ------------------------------------------------------------------------
+# Messages a batch task claims and submits at once, and how many batch chains share one campaign.
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=500)
+CAMPAIGN_PARALLEL_BATCHES = env.int("CAMPAIGN_PARALLEL_BATCHES", default=4)
+# A sending campaign with no batch for this long lost its tasks: beat dispatches it again.
+CAMPAIGN_STALL_SECONDS = env.int("CAMPAIGN_STALL_SECONDS", default=60)
 
 # Bodies over this size are refused with 413 (the contacts import raises its own limit).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

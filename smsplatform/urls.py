@@ -14,6 +14,7 @@ api_v1 = [
     path("auth/", include("accounts.urls")),
     path("billing/", include("billing.urls")),
     path("sms/", include("messaging.urls")),
+    path("campaigns/", include("campaigns.urls")),
     path("contacts/", include("contacts.urls")),
 ]
 

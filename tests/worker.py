@@ -1,5 +1,6 @@
 """A real Celery worker process, on the test database and the real Redis broker."""
 
+import contextlib
 import json
 import os
 import signal
@@ -47,8 +48,11 @@ def celery_worker(tmp_path: Path, *, beat: bool = False, concurrency: int = 1, g
                "--concurrency", str(concurrency), "--hostname", f"test-{os.getpid()}@%h"]  # fmt: skip
     if beat:
         command += ["--beat", "--schedule", str(tmp_path / "beat-schedule")]
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group: `worker_kill` takes the pool's processes down with it.
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process.log_path = tmp_path / "worker.log"
     try:
         yield process
     finally:
@@ -57,9 +61,15 @@ def celery_worker(tmp_path: Path, *, beat: bool = False, concurrency: int = 1, g
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                worker_kill(process)
         log.close()
+
+
+def worker_kill(process: subprocess.Popen) -> None:
+    """SIGKILL the worker and its pool processes at once, as a crashed machine or the OOM killer would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def wait_until(condition, *, timeout: float = 30, interval: float = 0.2, log: Path | None = None):

@@ -7,16 +7,21 @@ reports delivery (`delivered`) `delivery_delay` seconds after accepting, through
 the same Celery task a real gateway's delivery reports go through.
 """
 
+import json
 import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
+
+import redis
 
 from ..base import BaseGateway, OutboundSms, SubmitResult
 from ..reports import delivery_report_later
 
 # Bounded: a long-running `make run` must not grow without end.
 outbox: deque[OutboundSms] = deque(maxlen=10_000)
+# With `outbox_url`, also this Redis list: what every process (each Celery worker) was asked to send.
+SHARED_OUTBOX_KEY = "fake-gateway:outbox"
 
 MODES = ("accept", "reject", "fail")
 
@@ -30,6 +35,7 @@ class FakeGateway(BaseGateway):
         latency: float = 0.0,
         delivery_delay: float | None = 1.0,
         delivery_status: str = "delivered",
+        outbox_url: str | None = None,
         **options,
     ):
         super().__init__(alias=alias, **options)
@@ -39,6 +45,7 @@ class FakeGateway(BaseGateway):
         self.latency = latency
         self.delivery_delay = delivery_delay  # None: no delivery reports
         self.delivery_status = delivery_status
+        self.shared_outbox = redis.Redis.from_url(outbox_url) if outbox_url else None
 
     def send_messages(self, messages: Sequence[OutboundSms], *, timeout: float) -> list[SubmitResult]:
         if self.latency:
@@ -49,6 +56,10 @@ class FakeGateway(BaseGateway):
         for message in messages:
             outbox.append(message)
             results.append(self._answer())
+        if self.shared_outbox is not None and messages:
+            self.shared_outbox.rpush(
+                SHARED_OUTBOX_KEY, *(json.dumps([message.message_id, message.recipient]) for message in messages)
+            )
         if self.delivery_delay is not None:
             accepted = [result.gateway_message_id for result in results if result.gateway_message_id]
             if accepted:

@@ -1,0 +1,143 @@
+"""Benchmark of a campaign end to end: send/ through the API, a real Celery worker (two processes)
+on Redis and PostgreSQL, the fake gateway, until the campaign is completed.
+
+For 10,000 and 100,000 recipients it reports the seconds of the send/ request (reserve and
+snapshot), from send/ to completed, messages per second, and the worker's peak memory per
+process (VmHWM), which must not grow with the campaign. Prints one JSON object.
+BENCH_CAMPAIGN_SIZES (10000,100000) changes the sizes.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import PYTHON, ROOT, fresh_database, gunicorn, manage, platform_env, psql, redis_flush
+
+DATABASE = "smsplatform_bench_campaign"
+PORT = int(os.environ.get("BENCH_PORT", "8933"))
+
+
+def api(key: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORT}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"X-API-KEY": key, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read())
+
+
+def make_group(account_id: str, size: int, offset: int) -> str:
+    """A group of `size` new contacts, made in SQL: the benchmark is the campaign, not the import."""
+    group_id = psql(
+        "INSERT INTO contacts_group (id, account_id, name, description, created_at)"
+        f" VALUES (gen_random_uuid(), '{account_id}', 'Bench {size}', '', now()) RETURNING id",
+        DATABASE,
+    ).splitlines()[0]
+    psql(
+        "WITH new AS (INSERT INTO contacts_contact"
+        " (id, account_id, phone, first_name, last_name, opted_out, created_at, updated_at)"
+        f" SELECT gen_random_uuid(), '{account_id}', '+26377' || lpad((n + {offset})::text, 7, '0'),"
+        " 'Name' || n, 'Bench', false, now(), now() FROM generate_series(1, "
+        f"{size}) AS n RETURNING id)"
+        f" INSERT INTO contacts_contact_groups (contact_id, group_id) SELECT id, '{group_id}' FROM new",
+        DATABASE,
+    )
+    return group_id
+
+
+def process_tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(child) for child in children.read_text().split()] if children.exists() else []
+    return [pid, *[grandchild for child in found for grandchild in process_tree(child)]]
+
+
+def peak_memory_mb(pids: list[int]) -> dict:
+    peaks = {}
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        kilobytes = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+        peaks[pid] = round(kilobytes / 1024, 1)
+    return peaks
+
+
+def run_campaign(key: str, account_id: str, size: int, offset: int, worker_pids: list[int]) -> dict:
+    group_id = make_group(account_id, size, offset)
+    campaign = api(
+        key,
+        "POST",
+        "/api/v1/campaigns/",
+        {"name": f"Bench {size}", "message": "Hi {name}, your order is ready.", "sender_name": "Bench",
+         "group_id": group_id},
+    )  # fmt: skip
+    started = time.monotonic()
+    api(key, "POST", f"/api/v1/campaigns/{campaign['id']}/send/")
+    sent_request = time.monotonic() - started
+    while (state := api(key, "GET", f"/api/v1/campaigns/{campaign['id']}/"))["status"] == "sending":
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    return {
+        "recipients": size,
+        "status": state["status"],
+        "stats": state["stats"],
+        "send_request_seconds": round(sent_request, 2),
+        "send_to_completed_seconds": round(elapsed, 2),
+        "messages_per_second": round(size / elapsed, 1),
+        "worker_peak_rss_mb": peak_memory_mb(worker_pids),
+    }
+
+
+def main() -> dict:
+    sizes = [int(size) for size in os.environ.get("BENCH_CAMPAIGN_SIZES", "10000,100000").split(",")]
+    fresh_database(DATABASE)
+    redis_flush()
+    env = platform_env(DATABASE, API_RATE_LIMIT="1000000/s")
+    manage(env, "migrate", "--no-input")
+    credits = sum(sizes) * 2
+    key = manage(env, "createaccount", "Bench", "--credits", str(credits), "--sender", "Bench").splitlines()[-1]
+    account_id = psql("SELECT id FROM accounts_account WHERE name = 'Bench'", DATABASE)
+    worker = subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "smsplatform", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        with gunicorn(env, port=PORT, workers=1, timeout=600):
+            runs = [
+                run_campaign(key, account_id, size, offset=index * 1_000_000, worker_pids=process_tree(worker.pid))
+                for index, size in enumerate(sizes)
+            ]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    balance, ledger = psql(
+        "SELECT a.sms_credits, (SELECT sum(amount) FROM billing_transaction t WHERE t.account_id = a.id)"
+        " FROM accounts_account a WHERE name = 'Bench'",
+        DATABASE,
+    ).split("|")
+    return {
+        "benchmark": "campaign",
+        "worker": {"processes": 2, "batch_size": int(env.get("CAMPAIGN_BATCH_SIZE", 500))},
+        "runs": runs,
+        "consistency": {
+            "balance": int(balance),
+            "ledger_sum": int(ledger),
+            "balance_equals_ledger": int(balance) == int(ledger),
+            "balance_equals_credits_minus_messages": int(balance) == credits - sum(sizes),
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,58 @@
+import uuid
+
+from django.db import models
+
+
+class Campaign(models.Model):
+    """A personalised message to every member of a group who has not opted out.
+
+    Its status is a state machine:
+
+        draft ──send──▶ sending ──every recipient handled──▶ completed
+          │   └─send (scheduled_at ahead)─▶ scheduled ──due──▶ sending
+          │                                 sending ──pause──▶ paused ──send──▶ sending
+          └─ draft, scheduled, sending, paused ──cancel──▶ cancelled
+
+    Any other change is refused (409). `send` reserves the credits of every recipient in
+    one ledger entry and snapshots them as queued messages; `cancel` refunds those not
+    sent in one entry.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SCHEDULED = "scheduled"
+        SENDING = "sending"
+        PAUSED = "paused"
+        COMPLETED = "completed"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=100)
+    message = models.TextField(help_text="The template: {name}, {first_name}, {last_name}, {phone}.")
+    sender_name = models.CharField(max_length=11)
+    # Kept when the group is deleted: the campaign's messages were snapshotted already.
+    group = models.ForeignKey("contacts.Group", null=True, on_delete=models.SET_NULL, related_name="campaigns")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    estimated_credits = models.PositiveIntegerField(default=0)
+    # What `send` reserved, and what has been given back since (cancelled or rejected messages).
+    credits_reserved = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When a batch last ran: a sending campaign quiet for long has lost its batches, and beat restarts it.
+    last_batch_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="campaign_account_created"),
+            # Beat's look for scheduled campaigns that are due.
+            models.Index(
+                fields=["scheduled_at"], name="campaign_scheduled_due", condition=models.Q(status="scheduled")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,354 @@
+"""Campaigns: create, send (reserve and snapshot), the batches that fan out, pause, cancel, complete."""
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.utils import timezone
+
+from billing.services import credits_debit, credits_refund
+from contacts.models import Contact, Group
+from gateways.base import SubmitStatus
+from gateways.handler import gateways
+from gateways.router import gateway_for
+from messaging.errors import SenderNotApproved
+from messaging.models import Message
+from messaging.segments import MAX_SEGMENTS, segment_count
+from messaging.selectors import sender_approved
+from messaging.services import outbound, retry_delay, submit_lease
+from smsplatform.errors import Conflict, InvalidInput
+
+from .models import Campaign
+from .personalise import Recipient, TemplateError, template_check, template_render
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_CHUNK = 5000
+CANCELLED_ERROR = "Campaign cancelled."
+
+
+class IllegalTransition(Conflict):
+    code = "invalid_state"
+
+    def __init__(self, campaign: Campaign, action: str):
+        super().__init__(f"A {campaign.status} campaign cannot be {action}.")
+
+
+def _recipients(*, group_id) -> Iterator[tuple]:
+    """(contact id, phone, first name, last name) of every member who has not opted out, streamed.
+
+    Phones are unique per account, so this is also one per phone.
+    """
+    return (
+        Contact.objects.filter(groups=group_id, opted_out=False)
+        .order_by()
+        .values_list("id", "phone", "first_name", "last_name")
+        .iterator(chunk_size=SNAPSHOT_CHUNK)
+    )
+
+
+def _personalised(template: str, phone: str, first_name: str, last_name: str) -> tuple[str, object]:
+    text = template_render(template, Recipient(first_name=first_name, last_name=last_name, phone=phone))
+    return text, segment_count(text)
+
+
+def campaign_estimate(*, template: str, group_id) -> int:
+    """Credits the group's current members would cost, each message rendered for its recipient."""
+    return sum(
+        _personalised(template, phone, first, last)[1].segments
+        for _, phone, first, last in _recipients(group_id=group_id)
+    )
+
+
+def campaign_create(
+    *, account_id, name: str, message: str, sender_name: str, group_id, scheduled_at: datetime | None = None
+) -> Campaign:
+    try:
+        template_check(message)
+    except TemplateError as exc:
+        raise InvalidInput({"message": [str(exc)]}) from None
+    group = Group.objects.filter(account_id=account_id, pk=group_id).first()
+    if group is None:
+        raise InvalidInput({"group_id": ["No such group in this account."]})
+    approved = sender_approved(account_id=account_id, name=sender_name)
+    if approved is None:
+        raise SenderNotApproved(sender_name)
+    return Campaign.objects.create(
+        account_id=account_id,
+        name=name,
+        message=message,
+        sender_name=approved[0],
+        group=group,
+        scheduled_at=scheduled_at,
+        estimated_credits=campaign_estimate(template=message, group_id=group.pk),
+    )
+
+
+def campaign_send(*, campaign: Campaign) -> Campaign:
+    """draft → sending (or scheduled): reserve every recipient's credits and snapshot them; paused → sending."""
+    if campaign.status == Campaign.Status.PAUSED:
+        if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PAUSED).update(
+            status=Campaign.Status.SENDING
+        ):
+            raise IllegalTransition(campaign, "resumed")
+        campaign.status = Campaign.Status.SENDING
+        transaction.on_commit(lambda: campaign_dispatch(campaign_id=campaign.pk))
+        return campaign
+    if campaign.status != Campaign.Status.DRAFT:
+        raise IllegalTransition(campaign, "sent")
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status != Campaign.Status.DRAFT:
+            raise IllegalTransition(locked, "sent")
+        reserved = _snapshot(campaign=locked)
+        now = timezone.now()
+        scheduled = locked.scheduled_at is not None and locked.scheduled_at > now
+        locked.status = Campaign.Status.SCHEDULED if scheduled else Campaign.Status.SENDING
+        locked.started_at = None if scheduled else now
+        locked.credits_reserved = locked.estimated_credits = reserved
+        locked.save(update_fields=["status", "started_at", "credits_reserved", "estimated_credits"])
+        if reserved:
+            # Last, so the account's row is locked only for the end of this transaction. Raises
+            # InsufficientCredits (402) and rolls the snapshot back.
+            credits_debit(
+                account_id=locked.account_id,
+                amount=reserved,
+                description=f"Campaign {locked.name}: {reserved} credits reserved",
+                reference=str(locked.pk),
+            )
+        if locked.status == Campaign.Status.SENDING:
+            transaction.on_commit(lambda: campaign_dispatch(campaign_id=locked.pk))
+    return locked
+
+
+def _snapshot(*, campaign: Campaign) -> int:
+    """One queued message per recipient, in bulk; returns their total credits."""
+    total, chunk = 0, []
+    for contact_id, phone, first_name, last_name in _recipients(group_id=campaign.group_id):
+        text, count = _personalised(campaign.message, phone, first_name, last_name)
+        if count.segments > MAX_SEGMENTS:
+            raise InvalidInput(
+                {"message": [f"Too long for {phone}: {count.segments} segments; at most {MAX_SEGMENTS}."]}
+            )
+        total += count.segments
+        chunk.append(
+            Message(
+                account_id=campaign.account_id,
+                campaign_id=campaign.pk,
+                contact_id=contact_id,
+                recipient=phone,
+                sender=campaign.sender_name,
+                text=text,
+                encoding=count.encoding,
+                segments=count.segments,
+                credits=count.segments,
+            )
+        )
+        if len(chunk) == SNAPSHOT_CHUNK:
+            Message.objects.bulk_create(chunk)
+            chunk = []
+    Message.objects.bulk_create(chunk)
+    return total
+
+
+def campaign_dispatch(*, campaign_id) -> None:
+    """Hand a sending campaign to the workers: a few batch chains that share its messages."""
+    from .tasks import campaign_batch_send  # the task module imports this one
+
+    for _ in range(settings.CAMPAIGN_PARALLEL_BATCHES):
+        campaign_batch_send.delay(str(campaign_id))
+
+
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
+        status=Campaign.Status.PAUSED
+    ):
+        raise IllegalTransition(campaign, "paused")
+    campaign.status = Campaign.Status.PAUSED
+    return campaign
+
+
+def _in_flight() -> Q:
+    """Queued messages a batch has claimed and is submitting now: leased, with no error of a failed try."""
+    return Q(next_attempt_at__gt=timezone.now(), error="")
+
+
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    """Stop for good and refund, in one ledger entry, every message not sent and not in flight.
+
+    Messages in flight at that moment (at most the batches being submitted) end as their
+    gateway answers; one that fails is refunded on its own.
+    """
+    cancellable = [Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED]
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status not in cancellable:
+            raise IllegalTransition(locked, "cancelled")
+        locked.status, locked.finished_at = Campaign.Status.CANCELLED, timezone.now()
+        locked.save(update_fields=["status", "finished_at"])
+        _fail_and_refund(
+            campaign=locked,
+            messages=Message.objects.filter(campaign=locked, status=Message.Status.QUEUED).exclude(_in_flight()),
+            error=CANCELLED_ERROR,
+        )
+    return locked
+
+
+def _fail_and_refund(*, campaign: Campaign, messages, error: str) -> int:
+    """Fail these queued messages of the campaign and refund their credits in one ledger entry."""
+    ids = list(messages.values_list("id", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        failing = Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED)
+        credits = failing.aggregate(total=Sum("credits"))["total"] or 0
+        failing.update(status=Message.Status.FAILED, error=error[:255], next_attempt_at=None)
+        if credits:
+            credits_refund(
+                account_id=campaign.account_id,
+                amount=credits,
+                description=f"Campaign {campaign.name}: {credits} credits refunded ({error})",
+                reference=str(campaign.pk),
+            )
+            Campaign.objects.filter(pk=campaign.pk).update(credits_reserved=F("credits_reserved") - credits)
+    return credits
+
+
+def _due() -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+
+
+def campaign_batch(*, campaign_id) -> float | None:
+    """Send the campaign's next batch of due messages. Returns in how many seconds to run again, or None.
+
+    Safe to run any number of times at once: rows are claimed with SELECT … FOR UPDATE
+    SKIP LOCKED and leased, so no two batches submit one message; a batch whose worker
+    dies leaves its lease to run out, and the rows are claimed again.
+    """
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != Campaign.Status.SENDING:
+        return None  # paused or cancelled: stop within one batch
+    messages = _claim(campaign=campaign)
+    if messages:
+        _submit(campaign=campaign, messages=messages)
+    Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
+    if campaign_complete_if_done(campaign_id=campaign.pk):
+        return None
+    if messages:
+        return 0
+    # Nothing due: what is left is leased by another batch or waiting out a retry's backoff.
+    next_due = (
+        Message.objects.filter(campaign=campaign, status=Message.Status.QUEUED)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return None if next_due is None else max((next_due - timezone.now()).total_seconds(), 0.5)
+
+
+def _claim(*, campaign: Campaign) -> list[Message]:
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(_due(), campaign=campaign, status=Message.Status.QUEUED)
+            .values_list("id", flat=True)[: settings.CAMPAIGN_BATCH_SIZE]
+        )
+        Message.objects.filter(pk__in=ids).update(
+            attempts=F("attempts") + 1, next_attempt_at=now + submit_lease(), error=""
+        )
+    return list(Message.objects.filter(pk__in=ids))
+
+
+def _submit(*, campaign: Campaign, messages: list[Message]) -> None:
+    alias = gateway_for(messages[0].recipient)
+    try:
+        results = gateways[alias].send_messages(
+            [outbound(message) for message in messages], timeout=settings.SMS_SUBMIT_TIMEOUT
+        )
+    except Exception:
+        logger.exception("Gateway %s raised while submitting a batch of campaign %s", alias, campaign.pk)
+        results = None
+    now = timezone.now()
+    accepted, rejected, retry = [], [], []
+    for index, message in enumerate(messages):
+        result = results[index] if results else None
+        if result is not None and result.status == SubmitStatus.ACCEPTED:
+            message.gateway_message_id = result.gateway_message_id
+            accepted.append(message)
+        elif result is not None and result.status == SubmitStatus.REJECTED:
+            rejected.append((message, result.error))
+        else:
+            retry.append((message, result.error if result else "The gateway failed unexpectedly."))
+    if accepted:
+        leased = Message.objects.filter(pk__in=[message.pk for message in accepted], status=Message.Status.QUEUED)
+        leased.update(status=Message.Status.SENT, sent_at=now, gateway=alias, error="", next_attempt_at=None)
+        Message.objects.bulk_update(accepted, ["gateway_message_id"], batch_size=1000)
+    still_sending = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
+    final = rejected + [
+        (message, error)
+        for message, error in retry
+        if not still_sending or message.attempts >= settings.SMS_SUBMIT_MAX_ATTEMPTS
+    ]
+    for error in {error for _, error in final}:
+        _fail_and_refund(
+            campaign=campaign,
+            messages=Message.objects.filter(pk__in=[message.pk for message, e in final if e == error]),
+            error=error,
+        )
+    for message, error in retry:
+        if still_sending and message.attempts < settings.SMS_SUBMIT_MAX_ATTEMPTS:
+            Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+                next_attempt_at=now + timedelta(seconds=retry_delay(attempts=message.attempts)),
+                error=error[:255],
+            )
+
+
+def campaign_complete_if_done(*, campaign_id) -> bool:
+    """sending → completed once no message is queued any more."""
+    queued = Message.objects.filter(campaign=OuterRef("pk"), status=Message.Status.QUEUED)
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING)
+        .filter(~Exists(queued))
+        .update(status=Campaign.Status.COMPLETED, finished_at=timezone.now())
+    )
+
+
+def campaigns_start_due() -> list:
+    """scheduled → sending for campaigns whose time has come; returns their ids."""
+    now = timezone.now()
+    started = []
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now).values_list(
+        "id", flat=True
+    ):
+        if Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SCHEDULED).update(
+            status=Campaign.Status.SENDING, started_at=now
+        ):
+            campaign_dispatch(campaign_id=campaign_id)
+            started.append(campaign_id)
+    return started
+
+
+def campaigns_recover() -> list:
+    """Restart sending campaigns whose batches stopped (a killed worker, a flushed broker), and settle
+    cancelled ones whose in-flight messages were never answered. Returns the campaigns restarted."""
+    stale = timezone.now() - timedelta(seconds=settings.CAMPAIGN_STALL_SECONDS)
+    restarted = []
+    for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING).filter(
+        Q(last_batch_at__isnull=True) | Q(last_batch_at__lt=stale)
+    ):
+        if not campaign_complete_if_done(campaign_id=campaign.pk):
+            campaign_dispatch(campaign_id=campaign.pk)
+            restarted.append(campaign.pk)
+    for campaign in Campaign.objects.filter(status=Campaign.Status.CANCELLED).filter(
+        Exists(Message.objects.filter(_due(), campaign=OuterRef("pk"), status=Message.Status.QUEUED))
+    ):
+        _fail_and_refund(
+            campaign=campaign,
+            messages=Message.objects.filter(_due(), campaign=campaign, status=Message.Status.QUEUED),
+            error=CANCELLED_ERROR,
+        )
+    return restarted

@@ -1,0 +1,270 @@
+"""The campaign life cycle through the API, with the batches run here in the test process."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Account
+from billing.models import Transaction
+from campaigns.models import Campaign
+from campaigns.services import campaign_batch, campaigns_start_due
+from messaging.models import Message
+from tests.billing.test_concurrency import assert_ledger_matches
+from tests.factories import ContactFactory, GroupFactory, SenderIdFactory
+
+
+def run_batches(campaign_id) -> None:
+    while campaign_batch(campaign_id=campaign_id) == 0:
+        pass
+
+
+def url(campaign_id, action: str = "") -> str:
+    return f"/api/v1/campaigns/{campaign_id}/" + (f"{action}/" if action else "")
+
+
+def balance(account) -> int:
+    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
+
+
+def test_the_seed_example_creates_a_draft(create_campaign, group, members):
+    response = create_campaign()
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {
+        "id", "name", "message", "sender_name", "group_id", "status", "scheduled_at", "created_at",
+        "started_at", "finished_at", "stats", "estimated_credits",
+    }  # fmt: skip
+    assert (body["name"], body["status"], body["group_id"], body["sender_name"]) == (
+        "March Promo",
+        "draft",
+        str(group.pk),
+        "MyBrand",
+    )
+    assert body["stats"] == {"recipients": 0, "queued": 0, "sent": 0, "delivered": 0, "failed": 0}
+    assert body["estimated_credits"] == 2  # two members not opted out, one segment each
+
+
+def test_the_estimate_renders_each_recipient(create_campaign, account, group):
+    ContactFactory(account=account, first_name="A" * 90, groups=[group])
+    ContactFactory(account=account, first_name="Bo", groups=[group])
+
+    body = create_campaign(message="Hi {name}, " + "x" * 70).json()
+
+    assert body["estimated_credits"] == 3  # the long name needs a second segment
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"message": "Hi {nmae}"}, "message"),
+        ({"message": "Hi {name"}, "message"),
+        ({"message": 5}, "message"),
+        ({"name": None}, "name"),
+        ({"group_id": "not-a-uuid"}, "group_id"),
+        ({"group_id": 42}, "group_id"),
+        ({"group_id": "00000000-0000-0000-0000-000000000000"}, "group_id"),
+        ({"scheduled_at": "tomorrow"}, "scheduled_at"),
+    ],
+)
+def test_bad_campaigns_are_a_400_naming_the_field(create_campaign, override, field):
+    response = create_campaign(**override)
+
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+    assert Campaign.objects.count() == 0
+
+
+def test_an_unknown_placeholder_is_named(create_campaign):
+    body = create_campaign(message="Hi {nmae}").json()
+
+    assert body["fields"]["message"][0].startswith("Unknown placeholder {nmae}")
+
+
+def test_another_accounts_group_is_refused(create_campaign, other_account):
+    theirs = GroupFactory(account=other_account)
+
+    assert create_campaign(group_id=str(theirs.pk)).status_code == 400
+
+
+def test_a_sender_not_approved_is_a_403(create_campaign, account):
+    SenderIdFactory(account=account, name="Pending", status="pending")
+
+    assert create_campaign(sender_name="Pending").status_code == 403
+
+
+def test_send_reserves_snapshots_and_the_batches_complete_it(api_client, create_campaign, account, members, outbox):
+    campaign_id = create_campaign().json()["id"]
+
+    response = api_client.post(url(campaign_id, "send"))
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "sending"
+    assert response.json()["stats"] == {"recipients": 2, "queued": 2, "sent": 0, "delivered": 0, "failed": 0}
+    reservation = Transaction.objects.get(account=account, type="debit")
+    assert (reservation.amount, reservation.reference) == (-2, campaign_id)
+    assert balance(account) == 98
+
+    run_batches(campaign_id)
+
+    body = api_client.get(url(campaign_id)).json()
+    assert body["status"] == "completed"
+    assert body["finished_at"] is not None
+    assert body["stats"] == {"recipients": 2, "queued": 0, "sent": 2, "delivered": 0, "failed": 0}
+    assert sorted(sms.text for sms in outbox) == [
+        "Hi Rudo, enjoy 20% off this week!",
+        "Hi Tendai, enjoy 20% off this week!",
+    ]
+    assert balance(account) == 98
+    assert_ledger_matches(account.pk)
+
+
+def test_campaign_messages_are_listed_and_in_the_history(api_client, create_campaign, members):
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+    run_batches(campaign_id)
+
+    page = api_client.get(url(campaign_id, "messages")).json()
+    history = api_client.get("/api/v1/sms/history/").json()["messages"]
+
+    assert page["count"] == 2
+    assert {message["recipient"] for message in page["messages"]} == {"+263771000001", "+263771000002"}
+    assert {message["campaign_id"] for message in history} == {campaign_id}
+
+
+def test_send_without_credit_for_everyone_is_a_402_and_changes_nothing(api_client, create_campaign, account, members):
+    campaign_id = create_campaign().json()["id"]
+    Account.objects.filter(pk=account.pk).update(sms_credits=1)
+
+    response = api_client.post(url(campaign_id, "send"))
+
+    assert response.status_code == 402
+    assert Campaign.objects.get(pk=campaign_id).status == "draft"
+    assert Message.objects.count() == 0
+    assert balance(account) == 1
+
+
+def test_pause_stops_the_batches_and_send_resumes(api_client, create_campaign, members, settings, outbox):
+    settings.CAMPAIGN_BATCH_SIZE = 1
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+    campaign_batch(campaign_id=campaign_id)
+
+    assert api_client.post(url(campaign_id, "pause")).json()["status"] == "paused"
+    assert campaign_batch(campaign_id=campaign_id) is None
+    assert len(outbox) == 1
+
+    assert api_client.post(url(campaign_id, "send")).json()["status"] == "sending"
+    run_batches(campaign_id)
+    assert Campaign.objects.get(pk=campaign_id).status == "completed"
+    assert len(outbox) == 2
+
+
+def test_cancel_refunds_everything_not_sent_in_one_entry(api_client, create_campaign, account, group, settings):
+    ContactFactory.create_batch(5, account=account, groups=[group])
+    settings.CAMPAIGN_BATCH_SIZE = 2
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+    campaign_batch(campaign_id=campaign_id)
+
+    response = api_client.post(url(campaign_id, "cancel"))
+
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["stats"] == {"recipients": 5, "queued": 0, "sent": 2, "delivered": 0, "failed": 3}
+    refund = Transaction.objects.get(account=account, type="refund")
+    assert (refund.amount, refund.reference) == (3, campaign_id)
+    assert balance(account) == 98
+    assert campaign_batch(campaign_id=campaign_id) is None
+    assert_ledger_matches(account.pk)
+
+
+def test_rejected_messages_are_refunded(api_client, create_campaign, account, members, gateway_mode):
+    gateway_mode("reject")
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+
+    run_batches(campaign_id)
+
+    body = api_client.get(url(campaign_id)).json()
+    assert (body["status"], body["stats"]["failed"]) == ("completed", 2)
+    assert balance(account) == 100
+    assert_ledger_matches(account.pk)
+
+
+def test_messages_failing_for_now_wait_and_are_retried(api_client, create_campaign, members, gateway_mode):
+    gateway_mode("fail")
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+
+    assert campaign_batch(campaign_id=campaign_id) == 0  # submitted: go on
+    delay = campaign_batch(campaign_id=campaign_id)  # nothing due: come back when the first is
+
+    assert delay is not None and delay >= 9  # the first retry waits 10 s
+    assert set(Message.objects.values_list("status", "attempts")) == {("queued", 1)}
+    gateway_mode("accept")
+    Message.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    run_batches(campaign_id)
+    assert Campaign.objects.get(pk=campaign_id).status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [("completed", "pause"), ("completed", "cancel"), ("completed", "send"), ("cancelled", "send"),
+     ("draft", "pause"), ("paused", "pause"), ("cancelled", "cancel")],
+)  # fmt: skip
+def test_illegal_transitions_are_a_409(api_client, create_campaign, status, action):
+    campaign_id = create_campaign().json()["id"]
+    Campaign.objects.filter(pk=campaign_id).update(status=status)
+
+    response = api_client.post(url(campaign_id, action))
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_state"
+    assert Campaign.objects.get(pk=campaign_id).status == status
+
+
+def test_a_scheduled_campaign_starts_when_due(api_client, create_campaign, account, members):
+    later = timezone.now() + timedelta(hours=1)
+    campaign_id = create_campaign(scheduled_at=later.isoformat()).json()["id"]
+
+    body = api_client.post(url(campaign_id, "send")).json()
+
+    assert body["status"] == "scheduled"
+    assert balance(account) == 98  # reserved when sent
+    assert campaigns_start_due() == []
+    Campaign.objects.filter(pk=campaign_id).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    assert [str(started) for started in campaigns_start_due()] == [campaign_id]
+    run_batches(campaign_id)
+    assert Campaign.objects.get(pk=campaign_id).status == "completed"
+
+
+def test_campaigns_are_listed_paginated_with_stats(api_client, create_campaign, django_assert_max_num_queries):
+    for n in range(3):
+        create_campaign(name=f"Campaign {n}")
+    api_client.get("/api/v1/billing/balance/")
+
+    with django_assert_max_num_queries(3):  # count, page, stats
+        body = api_client.get("/api/v1/campaigns/", {"page_size": 2}).json()
+
+    assert body["count"] == 3
+    assert [campaign["name"] for campaign in body["campaigns"]] == ["Campaign 2", "Campaign 1"]
+    assert body["next"] is not None
+
+
+def test_another_account_sees_and_changes_nothing(api_client, other_client, create_campaign, members):
+    campaign_id = create_campaign().json()["id"]
+
+    for method, path in [("get", url(campaign_id)), ("get", url(campaign_id, "messages")),
+                         ("post", url(campaign_id, "send")), ("post", url(campaign_id, "pause")),
+                         ("post", url(campaign_id, "cancel"))]:  # fmt: skip
+        response = getattr(other_client, method)(path)
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+    assert other_client.get("/api/v1/campaigns/").json()["count"] == 0
+    assert Campaign.objects.get(pk=campaign_id).status == "draft"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/campaigns/", "/api/v1/campaigns/00000000-0000-0000-0000-000000000000/"])
+def test_campaigns_need_a_key(anonymous_client, db, path):
+    assert anonymous_client.get(path).status_code == 401
