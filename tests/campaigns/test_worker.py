@@ -2,10 +2,12 @@
 
 import json
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account
@@ -79,3 +81,28 @@ def test_a_campaign_survives_a_killed_worker_sending_each_recipient_once(tmp_pat
     print(f"\nkill test: {sent_before_the_kill} sent before the kill, {repeated} submitted twice")
     assert Account.objects.get(pk=account.pk).sms_credits == 500
     assert_ledger_matches(account.pk)
+
+
+def test_a_scheduled_campaign_is_started_by_beat_when_due(tmp_path):
+    account = AccountFactory(credits=100)
+    SenderIdFactory(account=account, name="MyBrand")
+    group = make_group(account, 20)
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key_for(account))
+    broker_flush()
+    due = timezone.now() + timedelta(seconds=3)
+    campaign_id = client.post(
+        "/api/v1/campaigns/",
+        {"name": "Later", "message": "Hi {name}!", "sender_name": "MyBrand", "group_id": str(group.pk),
+         "scheduled_at": due.isoformat()},
+        format="json",
+    ).json()["id"]  # fmt: skip
+    assert client.post(f"/api/v1/campaigns/{campaign_id}/send/").json()["status"] == "scheduled"
+
+    with celery_worker(tmp_path, beat=True, CAMPAIGN_SWEEP_INTERVAL=1, gateway_options={"delivery_delay": None}) as w:
+        campaign = wait_until(
+            lambda: Campaign.objects.filter(pk=campaign_id, status="completed").first(), log=w.log_path
+        )
+
+    assert campaign.started_at >= due
+    assert Message.objects.filter(campaign_id=campaign_id, status="sent").count() == 20
