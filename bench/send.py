@@ -47,6 +47,8 @@ def main() -> dict:
             check=True,
         ).stdout  # fmt: skip
     run = json.loads(output.split("WRK_JSON ", 1)[1].splitlines()[0])
+    # Every answer below 400 is a 201 here: the send endpoint answers nothing else that succeeds.
+    run["created"] = run["requests"] - run["error_status"]
 
     messages = int(psql("SELECT count(*) FROM messaging_message", DATABASE)) - warmup_sent
     balance, ledger_sum, debits = psql(
@@ -71,7 +73,7 @@ def main() -> dict:
             "p99": run["p99_us"] / 1000,
             "max": run["max_us"] / 1000,
         },
-        "errors": {"non_201": run["refused"] + run["other_status"], "socket": run["socket_errors"]},
+        "errors": {"status_400_or_more": run["error_status"], "socket": run["socket_errors"]},
         "consistency": {
             "messages_created": messages,
             # wrk stops with requests in flight, which the server still completes: at most one per connection.
