@@ -1,12 +1,14 @@
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from smsplatform.cache import cache_get_and_hit
 from smsplatform.errors import NotFound
 
 from .keys import key_hash, key_is_well_formed
@@ -23,17 +25,22 @@ def api_key_revoked_marker() -> str:
     return _REVOKED
 
 
-def api_key_authenticate(*, secret: str) -> ApiKey | None:
+def api_key_authenticate(*, secret: str, rate_counter: Callable[[str], tuple[str, int]] | None = None) -> ApiKey | None:
     """The active key with this secret, or None.
 
     The lookup by hash is cached; `api_key_revoke` replaces the cached entry with a
-    revoked marker, so a revoked key fails on its next request.
+    revoked marker, so a revoked key fails on its next request. `rate_counter(digest)`
+    names a cache counter to count this request on in the same round trip; the count
+    is the key's `rate_hits`.
     """
     if not key_is_well_formed(secret):
         return None
     digest = key_hash(secret)
     cache_key = api_key_cache_key(digest)
-    cached = cache.get(cache_key)
+    if rate_counter is None:
+        cached, hits = cache.get(cache_key), None
+    else:
+        cached, hits = cache_get_and_hit(caches["default"], cache_key, *rate_counter(digest))
     if cached == _REVOKED:
         return None
     if cached is None:
@@ -48,6 +55,7 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
         cached = row
     key_id, account_id, name, prefix = cached
     api_key = ApiKey(id=key_id, account_id=account_id, name=name, prefix=prefix, key_hash=digest)
+    api_key.rate_hits = hits
     _api_key_mark_used(api_key)
     return api_key
 

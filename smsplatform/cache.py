@@ -3,7 +3,8 @@
 Django's RedisCacheClient builds a new `redis.Redis` for every operation, which is
 most of the time a cache hit takes; redis-py clients are thread-safe, so one per
 connection pool serves every thread. And a rate-limit counter wants "increment, and
-expire with the window" in one round trip, which the cache API cannot say.
+expire with the window" in one round trip — with the API key's lookup, on every
+request — which the cache API cannot say.
 """
 
 from django.core.cache.backends import redis as django_redis
@@ -27,22 +28,25 @@ class RedisCache(django_redis.RedisCache):
         super().__init__(server, params)
         self._class = RedisCacheClient
 
-    def incr_with_expiry(self, key: str, timeout: int) -> int:
-        """Count a hit on a counter that expires `timeout` seconds after its first hit (Redis 7+)."""
-        key = self.make_and_validate_key(key)
+    def get_and_hit(self, key: str, counter: str, timeout: int):
+        """GET `key` and count a hit on an expiring counter, in one round trip: (value or None, hits)."""
+        key, counter = self.make_and_validate_key(key), self.make_and_validate_key(counter)
         pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
-        pipeline.incr(key)
-        pipeline.expire(key, timeout, nx=True)
-        return pipeline.execute()[0]
+        pipeline.get(key)
+        pipeline.incr(counter)
+        pipeline.expire(counter, timeout, nx=True)
+        raw, hits, _ = pipeline.execute()
+        return (None if raw is None else self._cache._serializer.loads(raw)), hits
 
 
-def counter_hit(cache, key: str, timeout: int) -> int:
-    """A hit on an expiring counter: one round trip on Redis, add-then-incr on other caches."""
+def cache_get_and_hit(cache, key: str, counter: str, timeout: int):
+    """A cached value and a hit on an expiring counter: one round trip on Redis, a few elsewhere."""
     if isinstance(cache, RedisCache):
-        return cache.incr_with_expiry(key, timeout)
-    if cache.add(key, 1, timeout=timeout):
-        return 1
+        return cache.get_and_hit(key, counter, timeout)
+    value = cache.get(key)
+    if cache.add(counter, 1, timeout=timeout):
+        return value, 1
     try:
-        return cache.incr(key)
+        return value, cache.incr(counter)
     except ValueError:  # expired between add and incr: a new window
-        return 1
+        return value, 1

@@ -2,6 +2,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 
 from accounts.selectors import api_key_authenticate
+from smsplatform.api.throttling import rate_counter
 
 HEADER = "HTTP_X_API_KEY"
 
@@ -17,7 +18,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = request.META.get(HEADER)
         if secret is None:
             raise NotAuthenticated("Missing X-API-KEY header.", code="not_authenticated")
-        api_key = api_key_authenticate(secret=secret.strip())
+        # The rate limit's counter rides on the key's lookup: one cache round trip for both.
+        api_key = api_key_authenticate(secret=secret.strip(), rate_counter=rate_counter)
         if api_key is None:
             raise AuthenticationFailed("Invalid or revoked API key.", code="invalid_api_key")
         return api_key, api_key
