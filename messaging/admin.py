@@ -14,7 +14,8 @@ class SenderReviewActionForm(ActionForm):
 
 @admin.register(SenderId)
 class SenderIdAdmin(AccountScopedAdmin):
-    """Owners request sender IDs; only superusers (operators) approve or reject them."""
+    """Owners see their sender IDs and request new ones through the API; only superusers (operators)
+    add, approve or reject them here."""
 
     list_display = ["name", "account", "status", "purpose", "created_at", "reviewed_at"]
     list_filter = ["status"]
@@ -22,6 +23,8 @@ class SenderIdAdmin(AccountScopedAdmin):
     readonly_fields = ["status", "reviewed_at", "rejection_reason", "created_at"]
     action_form = SenderReviewActionForm
     actions = ["approve", "reject"]
+    owner_can_add = False
+    owner_can_change = False
 
     def has_review_permission(self, request) -> bool:
         return request.user.is_superuser
