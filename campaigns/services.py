@@ -1,6 +1,7 @@
 """Campaigns: create, send (reserve and snapshot), the batches that fan out, pause, cancel, complete."""
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -288,23 +289,21 @@ def _submit(*, campaign: Campaign, messages: list[Message]) -> None:
         leased.update(status=Message.Status.SENT, sent_at=now, gateway=alias, error="", next_attempt_at=None)
         Message.objects.bulk_update(accepted, ["gateway_message_id"], batch_size=1000)
     still_sending = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
-    final = rejected + [
-        (message, error)
-        for message, error in retry
-        if not still_sending or message.attempts >= settings.SMS_SUBMIT_MAX_ATTEMPTS
-    ]
-    for error in {error for _, error in final}:
-        _fail_and_refund(
-            campaign=campaign,
-            messages=Message.objects.filter(pk__in=[message.pk for message, e in final if e == error]),
-            error=error,
-        )
+    waiting = defaultdict(list)  # (attempts, error) → ids: one UPDATE each, not one per message
     for message, error in retry:
         if still_sending and message.attempts < settings.SMS_SUBMIT_MAX_ATTEMPTS:
-            Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
-                next_attempt_at=now + timedelta(seconds=retry_delay(attempts=message.attempts)),
-                error=error[:255],
-            )
+            waiting[message.attempts, error].append(message.pk)
+        else:
+            rejected.append((message, error))  # out of attempts, or the campaign stopped meanwhile
+    for (attempts, error), ids in waiting.items():
+        Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED).update(
+            next_attempt_at=now + timedelta(seconds=retry_delay(attempts=attempts)), error=error[:255]
+        )
+    failing = defaultdict(list)
+    for message, error in rejected:
+        failing[error].append(message.pk)
+    for error, ids in failing.items():
+        _fail_and_refund(campaign=campaign, messages=Message.objects.filter(pk__in=ids), error=error)
 
 
 def campaign_complete_if_done(*, campaign_id) -> bool:

@@ -268,3 +268,20 @@ def test_another_account_sees_and_changes_nothing(api_client, other_client, crea
 @pytest.mark.parametrize("path", ["/api/v1/campaigns/", "/api/v1/campaigns/00000000-0000-0000-0000-000000000000/"])
 def test_campaigns_need_a_key(anonymous_client, db, path):
     assert anonymous_client.get(path).status_code == 401
+
+
+def test_messages_out_of_attempts_fail_and_are_refunded(
+    api_client, create_campaign, account, members, gateway_mode, settings
+):
+    settings.SMS_SUBMIT_MAX_ATTEMPTS = 1
+    gateway_mode("fail")
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+
+    run_batches(campaign_id)
+
+    body = api_client.get(url(campaign_id)).json()
+    assert (body["status"], body["stats"]["failed"]) == ("completed", 2)
+    assert set(Message.objects.values_list("error", flat=True)) == {"The fake gateway is unavailable."}
+    assert balance(account) == 100
+    assert_ledger_matches(account.pk)
