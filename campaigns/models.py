@@ -36,8 +36,6 @@ class Campaign(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     estimated_credits = models.PositiveIntegerField(default=0)
-    # What `send` reserved, and what has been given back since (cancelled or rejected messages).
-    credits_reserved = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

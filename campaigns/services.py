@@ -109,8 +109,8 @@ def campaign_send(*, campaign: Campaign) -> Campaign:
         scheduled = locked.scheduled_at is not None and locked.scheduled_at > now
         locked.status = Campaign.Status.SCHEDULED if scheduled else Campaign.Status.SENDING
         locked.started_at = None if scheduled else now
-        locked.credits_reserved = locked.estimated_credits = reserved
-        locked.save(update_fields=["status", "started_at", "credits_reserved", "estimated_credits"])
+        locked.estimated_credits = reserved
+        locked.save(update_fields=["status", "started_at", "estimated_credits"])
         if reserved:
             # Last, so the account's row is locked only for the end of this transaction. Raises
             # InsufficientCredits (402) and rolls the snapshot back.
@@ -214,7 +214,6 @@ def _fail_and_refund(*, campaign: Campaign, messages, error: str) -> int:
                 description=f"Campaign {campaign.name}: {credits} credits refunded ({error})",
                 reference=str(campaign.pk),
             )
-            Campaign.objects.filter(pk=campaign.pk).update(credits_reserved=F("credits_reserved") - credits)
     return credits
 
 

@@ -3,15 +3,12 @@ from django.contrib import admin
 from django.db.models import Count
 
 from messaging.phone import phone_normalize
-from smsplatform.admin import AccountScopedAdmin, owner_account_id
+from smsplatform.admin import AccountScopedAdmin, AccountScopedForm
 
 from .models import Contact, Group
 
 
-class ContactAdminForm(forms.ModelForm):
-    # Set by ContactAdmin.get_form: an owner's form has no account field (the base admin fills it in).
-    owner_account_id = None
-
+class ContactAdminForm(AccountScopedForm):
     class Meta:
         model = Contact
         fields = ["account", "phone", "first_name", "last_name", "opted_out", "groups"]
@@ -24,8 +21,7 @@ class ContactAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        account = cleaned.get("account")
-        account_id = account.pk if account else self.owner_account_id or self.instance.account_id
+        account_id = self.account_id_being_saved()
         phone = cleaned.get("phone")
         if account_id and phone:
             others = Contact.objects.filter(account_id=account_id, phone=phone).exclude(pk=self.instance.pk)
@@ -49,23 +45,15 @@ class ContactAdmin(AccountScopedAdmin):
     readonly_fields = ["created_at", "updated_at"]
     owner_can_delete = True
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.owner_account_id = owner_account_id(request)
-        return form
 
-
-class GroupAdminForm(forms.ModelForm):
-    owner_account_id = None
-
+class GroupAdminForm(AccountScopedForm):
     class Meta:
         model = Group
         fields = ["account", "name", "description"]
 
     def clean(self):
         cleaned = super().clean()
-        account = cleaned.get("account")
-        account_id = account.pk if account else self.owner_account_id or self.instance.account_id
+        account_id = self.account_id_being_saved()
         name = cleaned.get("name")
         if account_id and name:
             others = Group.objects.filter(account_id=account_id, name__iexact=name).exclude(pk=self.instance.pk)
@@ -82,11 +70,6 @@ class GroupAdmin(AccountScopedAdmin):
     list_select_related = ["account"]
     readonly_fields = ["created_at"]
     owner_can_delete = True
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.owner_account_id = owner_account_id(request)
-        return form
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("contacts"))

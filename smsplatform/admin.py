@@ -5,6 +5,7 @@ not a superuser) sees and manages only that account's rows, without needing
 Django model permissions: the account is the permission.
 """
 
+from django import forms
 from django.contrib import admin
 
 
@@ -14,6 +15,18 @@ def owner_account_id(request):
     if user.is_active and user.is_staff and not user.is_superuser:
         return user.account_id
     return None
+
+
+class AccountScopedForm(forms.ModelForm):
+    """A dashboard form that knows whose row it checks, also when an owner's form has no account field."""
+
+    # Set by AccountScopedAdmin.get_form for an owner: their form has no account field.
+    owner_account_id = None
+
+    def account_id_being_saved(self):
+        """The account the row will belong to: the one picked, the owner's, or the row's own."""
+        account = self.cleaned_data.get("account")
+        return account.pk if account else self.owner_account_id or self.instance.account_id
 
 
 class AccountScopedAdmin(admin.ModelAdmin):
@@ -57,6 +70,12 @@ class AccountScopedAdmin(admin.ModelAdmin):
         if self.read_only:
             return False
         return super().has_delete_permission(request, obj) or (self.owner_can_delete and self._is_owner(request))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if issubclass(form, AccountScopedForm):
+            form.owner_account_id = owner_account_id(request)
+        return form
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
