@@ -27,6 +27,7 @@ class CampaignOutputSerializer(serializers.Serializer):
     sender_name = serializers.CharField()
     group_id = serializers.UUIDField()
     status = serializers.CharField()
+    status_reason = serializers.CharField()
     scheduled_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField()

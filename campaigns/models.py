@@ -13,7 +13,8 @@ class Campaign(models.Model):
           │                                 sending ──pause──▶ paused ──send──▶ sending
           └─ draft, scheduled, sending, paused ──cancel──▶ cancelled
 
-    Any other change is refused (409). `send` reserves the credits of every recipient in
+    Any other change is refused (409). A batch pauses a campaign whose sender ID is no longer
+    approved, saying so in `status_reason`. `send` reserves the credits of every recipient in
     one ledger entry and snapshots them as queued messages; `cancel` refunds those not
     sent in one entry.
     """
@@ -34,6 +35,8 @@ class Campaign(models.Model):
     # Kept when the group is deleted: the campaign's messages were snapshotted already.
     group = models.ForeignKey("contacts.Group", null=True, on_delete=models.SET_NULL, related_name="campaigns")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # Why the platform itself changed the status (paused because its sender ID was withdrawn).
+    status_reason = models.CharField(max_length=255, blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     estimated_credits = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

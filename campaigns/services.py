@@ -1,25 +1,22 @@
 """Campaigns: create, send (reserve and snapshot), the batches that fan out, pause, cancel, complete."""
 
+import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from billing.services import credits_debit, credits_refund
+from billing.services import credits_debit
 from contacts.models import Contact, Group
-from gateways.base import SubmitStatus
-from gateways.handler import gateways
-from gateways.router import gateway_for
+from messaging.delivery import messages_fail, messages_submit, submit_lease
 from messaging.errors import SenderNotApproved
 from messaging.models import Message
 from messaging.segments import MAX_SEGMENTS, segment_count
 from messaging.selectors import sender_approved
-from messaging.services import outbound, retry_delay, submit_lease
 from smsplatform.errors import Conflict, InvalidInput
 
 from .models import Campaign
@@ -29,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 SNAPSHOT_CHUNK = 5000
 CANCELLED_ERROR = "Campaign cancelled."
+SENDER_WITHDRAWN = "Paused: the sender ID {name} is no longer approved."
+# A chain whose remaining messages are all with a gateway (the bind process) checks back this often,
+# to complete the campaign soon after the last outcome is recorded.
+IN_FLIGHT_POLL_SECONDS = 1.0
 
 
 class IllegalTransition(Conflict):
@@ -89,17 +90,22 @@ def campaign_create(
 
 
 def campaign_send(*, campaign: Campaign) -> Campaign:
-    """draft → sending (or scheduled): reserve every recipient's credits and snapshot them; paused → sending."""
+    """draft → sending (or scheduled): reserve every recipient's credits and snapshot them; paused → sending.
+
+    Either way its sender ID must still be approved (403 otherwise).
+    """
+    if campaign.status not in (Campaign.Status.PAUSED, Campaign.Status.DRAFT):
+        raise IllegalTransition(campaign, "sent")
+    if sender_approved(account_id=campaign.account_id, name=campaign.sender_name) is None:
+        raise SenderNotApproved(campaign.sender_name)
     if campaign.status == Campaign.Status.PAUSED:
         if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PAUSED).update(
-            status=Campaign.Status.SENDING
+            status=Campaign.Status.SENDING, status_reason=""
         ):
             raise IllegalTransition(campaign, "resumed")
-        campaign.status = Campaign.Status.SENDING
+        campaign.status, campaign.status_reason = Campaign.Status.SENDING, ""
         transaction.on_commit(lambda: campaign_dispatch(campaign_id=campaign.pk))
         return campaign
-    if campaign.status != Campaign.Status.DRAFT:
-        raise IllegalTransition(campaign, "sent")
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status != Campaign.Status.DRAFT:
@@ -163,25 +169,27 @@ def campaign_dispatch(*, campaign_id) -> None:
         campaign_batch_send.delay(str(campaign_id))
 
 
-def campaign_pause(*, campaign: Campaign) -> Campaign:
+def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
     if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
-        status=Campaign.Status.PAUSED
+        status=Campaign.Status.PAUSED, status_reason=reason
     ):
         raise IllegalTransition(campaign, "paused")
-    campaign.status = Campaign.Status.PAUSED
+    campaign.status, campaign.status_reason = Campaign.Status.PAUSED, reason
     return campaign
 
 
 def _in_flight() -> Q:
-    """Queued messages a batch has claimed and is submitting now: leased, with no error of a failed try."""
+    """Queued messages a batch has claimed and is submitting, or a gateway's bind process holds: leased, with
+    no error of a failed try."""
     return Q(next_attempt_at__gt=timezone.now(), error="")
 
 
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
     """Stop for good and refund, in one ledger entry, every message not sent and not in flight.
 
-    Messages in flight at that moment (at most the batches being submitted) end as their
-    gateway answers; one that fails is refunded on its own.
+    Messages in flight at that moment (the batches being submitted, those the bind process holds) end as
+    their gateway answers; one that fails is refunded on its own, and the bind process gives back those it
+    had not submitted yet, which beat's sweep then refunds.
     """
     cancellable = [Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED]
     with transaction.atomic():
@@ -191,30 +199,15 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
         locked.status, locked.finished_at = Campaign.Status.CANCELLED, timezone.now()
         locked.save(update_fields=["status", "finished_at"])
         _fail_and_refund(
-            campaign=locked,
             messages=Message.objects.filter(campaign=locked, status=Message.Status.QUEUED).exclude(_in_flight()),
             error=CANCELLED_ERROR,
         )
     return locked
 
 
-def _fail_and_refund(*, campaign: Campaign, messages, error: str) -> int:
-    """Fail these queued messages of the campaign and refund their credits in one ledger entry."""
-    ids = list(messages.values_list("id", flat=True))
-    if not ids:
-        return 0
-    with transaction.atomic():
-        failing = Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED)
-        credits = failing.aggregate(total=Sum("credits"))["total"] or 0
-        failing.update(status=Message.Status.FAILED, error=error[:255], next_attempt_at=None)
-        if credits:
-            credits_refund(
-                account_id=campaign.account_id,
-                amount=credits,
-                description=f"Campaign {campaign.name}: {credits} credits refunded ({error})",
-                reference=str(campaign.pk),
-            )
-    return credits
+def _fail_and_refund(*, messages, error: str) -> None:
+    """Fail these queued messages of a campaign and refund their credits in one ledger entry."""
+    messages_fail(message_ids=list(messages.values_list("id", flat=True)), error=error, error_code="campaign:cancelled")
 
 
 def _due() -> Q:
@@ -231,21 +224,24 @@ def campaign_batch(*, campaign_id) -> float | None:
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != Campaign.Status.SENDING:
         return None  # paused or cancelled: stop within one batch
+    if sender_approved(account_id=campaign.account_id, name=campaign.sender_name) is None:
+        logger.warning("Campaign %s paused: its sender ID %s is no longer approved", campaign.pk, campaign.sender_name)
+        with contextlib.suppress(IllegalTransition):  # paused or cancelled meanwhile: stopped all the same
+            campaign_pause(campaign=campaign, reason=SENDER_WITHDRAWN.format(name=campaign.sender_name))
+        return None
     messages = _claim(campaign=campaign)
     if messages:
-        _submit(campaign=campaign, messages=messages)
+        messages_submit(messages=messages, wait=False)
     Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
     if campaign_complete_if_done(campaign_id=campaign.pk):
         return None
     if messages:
         return 0
-    # Nothing due: what is left is leased by another batch or waiting out a retry's backoff.
-    next_due = (
-        Message.objects.filter(campaign=campaign, status=Message.Status.QUEUED)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    # Nothing due: what is left is leased (a batch or the bind process holds it) or waiting out a backoff.
+    queued = Message.objects.filter(campaign=campaign, status=Message.Status.QUEUED)
+    if queued.filter(_in_flight()).exists():
+        return IN_FLIGHT_POLL_SECONDS
+    next_due = queued.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     return None if next_due is None else max((next_due - timezone.now()).total_seconds(), 0.5)
 
 
@@ -261,48 +257,6 @@ def _claim(*, campaign: Campaign) -> list[Message]:
             attempts=F("attempts") + 1, next_attempt_at=now + submit_lease(), error=""
         )
     return list(Message.objects.filter(pk__in=ids))
-
-
-def _submit(*, campaign: Campaign, messages: list[Message]) -> None:
-    alias = gateway_for(messages[0].recipient)
-    try:
-        results = gateways[alias].send_messages(
-            [outbound(message) for message in messages], timeout=settings.SMS_SUBMIT_TIMEOUT
-        )
-    except Exception:
-        logger.exception("Gateway %s raised while submitting a batch of campaign %s", alias, campaign.pk)
-        results = None
-    now = timezone.now()
-    accepted, rejected, retry = [], [], []
-    for index, message in enumerate(messages):
-        result = results[index] if results else None
-        if result is not None and result.status == SubmitStatus.ACCEPTED:
-            message.gateway_message_id = result.gateway_message_id
-            accepted.append(message)
-        elif result is not None and result.status == SubmitStatus.REJECTED:
-            rejected.append((message, result.error))
-        else:
-            retry.append((message, result.error if result else "The gateway failed unexpectedly."))
-    if accepted:
-        leased = Message.objects.filter(pk__in=[message.pk for message in accepted], status=Message.Status.QUEUED)
-        leased.update(status=Message.Status.SENT, sent_at=now, gateway=alias, error="", next_attempt_at=None)
-        Message.objects.bulk_update(accepted, ["gateway_message_id"], batch_size=1000)
-    still_sending = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists()
-    waiting = defaultdict(list)  # (attempts, error) → ids: one UPDATE each, not one per message
-    for message, error in retry:
-        if still_sending and message.attempts < settings.SMS_SUBMIT_MAX_ATTEMPTS:
-            waiting[message.attempts, error].append(message.pk)
-        else:
-            rejected.append((message, error))  # out of attempts, or the campaign stopped meanwhile
-    for (attempts, error), ids in waiting.items():
-        Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED).update(
-            next_attempt_at=now + timedelta(seconds=retry_delay(attempts=attempts)), error=error[:255]
-        )
-    failing = defaultdict(list)
-    for message, error in rejected:
-        failing[error].append(message.pk)
-    for error, ids in failing.items():
-        _fail_and_refund(campaign=campaign, messages=Message.objects.filter(pk__in=ids), error=error)
 
 
 def campaign_complete_if_done(*, campaign_id) -> bool:
@@ -345,7 +299,6 @@ def campaigns_recover() -> list:
         Exists(Message.objects.filter(_due(), campaign=OuterRef("pk"), status=Message.Status.QUEUED))
     ):
         _fail_and_refund(
-            campaign=campaign,
             messages=Message.objects.filter(_due(), campaign=campaign, status=Message.Status.QUEUED),
             error=CANCELLED_ERROR,
         )

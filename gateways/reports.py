@@ -1,10 +1,16 @@
-"""Delivery reports travel as a Celery task named here, so gateways need not import messaging."""
+"""Receipts that arrive outside the bind process travel as a Celery task named here, so that gateways
+need not import messaging, which applies them."""
+
+from collections.abc import Sequence
+from dataclasses import asdict
 
 from smsplatform.celery import app
 
-DELIVERY_REPORT_TASK = "messaging.tasks.delivery_reports_apply"
+from .base import Receipt
+
+RECEIPTS_TASK = "messaging.tasks.receipts_apply"
 
 
-def delivery_report_later(*, gateway: str, gateway_message_ids: list[str], status: str, delay: float = 0) -> None:
-    """Queue delivery reports for messages this gateway accepted, to be applied by a worker."""
-    app.send_task(DELIVERY_REPORT_TASK, args=[gateway, gateway_message_ids, status], countdown=delay or None)
+def receipts_apply_later(receipts: Sequence[Receipt], *, delay: float = 0) -> None:
+    """Queue delivery receipts to be applied by a worker, in `delay` seconds."""
+    app.send_task(RECEIPTS_TASK, args=[[asdict(receipt) for receipt in receipts]], countdown=delay or None)

@@ -63,8 +63,9 @@ class TesterAdmin(AccountScopedAdmin):
 class MessageAdmin(AccountScopedAdmin):
     """Sent messages, read-only: their history is the ledger's twin."""
 
-    list_display = ["created_at", "account", "recipient", "sender", "status", "segments", "error"]
-    list_filter = ["status"]
-    search_fields = ["recipient", "id", "gateway_message_id"]
+    list_display = ["created_at", "account", "recipient", "sender", "status", "segments", "gateway", "error"]
+    list_filter = ["status", "gateway"]
+    # "=": a gateway's id (from an operator's report) matches exactly, through the message's parts.
+    search_fields = ["recipient", "id", "=parts__gateway_message_id"]
     list_select_related = ["account"]
     read_only = True

@@ -28,6 +28,7 @@ class MessageOutputSerializer(serializers.Serializer):
     credits = serializers.IntegerField()
     campaign_id = serializers.UUIDField()
     error = serializers.CharField()
+    error_code = serializers.CharField()
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField()

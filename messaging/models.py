@@ -61,13 +61,15 @@ class Tester(models.Model):
 class Message(models.Model):
     """One SMS to one recipient. Its status is a state machine:
 
-        queued ──accepted──▶ sent ──delivery report──▶ delivered | undelivered
+        queued ──accepted (one gateway id per part)──▶ sent ──receipts──▶ delivered | undelivered
           │  ▲
-          │  └── failed for now: retried with exponential backoff (attempts, next_attempt_at)
+          │  └── retry or unknown: tried again (on the next gateway of its route, or after a backoff)
           └──── rejected, or out of attempts ──▶ failed   (its credits refunded)
 
-    Every change is a conditional UPDATE from the expected status, so a repeated
-    task or delivery report changes nothing.
+    A queued message handed to the bind process stays queued until the bind process
+    records its outcome. Every change is a conditional UPDATE from the expected status
+    (and, for a retry, the expected attempt), so a repeated task, hand-off or receipt
+    changes nothing.
     """
 
     class Status(models.TextChoices):
@@ -94,8 +96,10 @@ class Message(models.Model):
     credits = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     error = models.CharField(max_length=255, blank=True)
+    # Machine-readable reason of the error: "smpp:ESME_RINVDSTADR", "dlr:EXPIRED:001", "twilio:21211".
+    error_code = models.CharField(max_length=40, blank=True)
+    # The gateway that took the message (sent), or that failed it last (queued for a retry).
     gateway = models.CharField(max_length=50, blank=True)
-    gateway_message_id = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # When a queued message is next due to be submitted; also a lease: nobody else submits it before then.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -108,12 +112,6 @@ class Message(models.Model):
         indexes = [
             # History: an account's newest messages.
             models.Index(fields=["account", "-created_at"], name="message_account_created"),
-            # Delivery reports find their message by the gateway's id.
-            models.Index(
-                fields=["gateway", "gateway_message_id"],
-                name="message_gateway_id",
-                condition=~Q(gateway_message_id=""),
-            ),
             # The sweeper: queued messages whose next attempt is overdue.
             models.Index(fields=["next_attempt_at"], name="message_queued_due", condition=Q(status="queued")),
             # A campaign's messages by status: its stats, its next batch, its messages page.
@@ -132,6 +130,78 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient} ({self.status})"
+
+
+class MessagePart(models.Model):
+    """One part of a sent message as its gateway knows it: the id that its delivery receipt names.
+
+    A message is delivered when every part is, undelivered as soon as one part fails for good.
+    """
+
+    class Status(models.TextChoices):
+        SENT = "sent"  # accepted, no final receipt yet
+        DELIVERED = "delivered"
+        UNDELIVERED = "undelivered"
+
+    id = models.BigAutoField(primary_key=True)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="parts")
+    gateway = models.CharField(max_length=50)
+    # Normalised per gateway (hex or decimal ids), as receipts are. Not unique: SMSCs reuse ids.
+    gateway_message_id = models.CharField(max_length=100)
+    number = models.PositiveSmallIntegerField()  # from 1
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SENT)
+    error = models.CharField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    receipt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Receipts find their part by the gateway's id.
+            models.Index(fields=["gateway", "gateway_message_id"], name="part_gateway_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}:{self.gateway_message_id}"
+
+
+class UnmatchedReceipt(models.Model):
+    """A receipt that named no known part: early (its part is recorded a moment later, and then it
+    is applied) or stray (forgotten after SMS_RECEIPT_UNMATCHED_TTL)."""
+
+    id = models.BigAutoField(primary_key=True)
+    gateway = models.CharField(max_length=50)
+    gateway_message_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=12)
+    error = models.CharField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["gateway", "gateway_message_id"], name="unmatched_receipt_gateway_id")]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}:{self.gateway_message_id} {self.status}"
+
+
+class InboundMessage(models.Model):
+    """A message a phone sent to one of our numbers, kept as it arrived (one row per part)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    gateway = models.CharField(max_length=50)
+    sender = models.CharField(max_length=32)  # the phone, as the gateway wrote it
+    recipient = models.CharField(max_length=32)  # our number or short code
+    text = models.TextField(blank=True)
+    # Concatenation: the reference, the number of parts, and this part's number (from 1); null for one part.
+    concat_reference = models.PositiveIntegerField(null=True, blank=True)
+    concat_total = models.PositiveSmallIntegerField(null=True, blank=True)
+    concat_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sender} → {self.recipient}"
 
 
 class IdempotencyKey(models.Model):

@@ -2,27 +2,23 @@
 
 import hashlib
 import json
-import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.services import credits_debit, credits_refund
-from gateways.base import OutboundSms, SubmitResult, SubmitStatus
-from gateways.handler import gateways
-from gateways.router import gateway_for
+from accounts.models import Account
+from billing.services import credits_debit
 from smsplatform.errors import InvalidInput
 
+from .delivery import messages_submit, submit_lease
 from .errors import IdempotencyKeyReused, SandboxRecipientNotAllowed, SenderExists, SenderNotApproved
 from .models import IdempotencyKey, Message, SenderId, Tester
 from .phone import phone_normalize
 from .segments import MAX_SEGMENTS, segment_count
 from .selectors import sender_approved, sender_cache_clear, tester_is_verified
-
-logger = logging.getLogger(__name__)
 
 
 def send_receipt(*, message: Message, to: str, sms_credits: int) -> dict:
@@ -130,99 +126,27 @@ def _idempotency_replay(*, account_id, key: str, request_hash: str) -> dict:
     return record.response
 
 
-def outbound(message: Message) -> OutboundSms:
-    return OutboundSms(
-        message_id=str(message.id),
-        recipient=message.recipient,
-        sender=message.sender,
-        text=message.text,
-        encoding=message.encoding,
-    )
-
-
 def message_submit(*, message: Message) -> int | None:
-    """One attempt at handing a queued message to its gateway, and its outcome recorded.
+    """One attempt at a claimed queued message, its outcome recorded and mirrored on `message`.
 
     Returns the account's balance after a refund when the message failed for good, else None.
     """
-    alias = gateway_for(message.recipient)
-    try:
-        result = gateways[alias].send_messages([outbound(message)], timeout=settings.SMS_SUBMIT_TIMEOUT)[0]
-    except Exception:
-        logger.exception("Gateway %s raised while submitting message %s", alias, message.id)
-        result = SubmitResult.retry("The gateway failed unexpectedly.")
-    return message_record_outcome(message=message, gateway=alias, result=result)
-
-
-def retry_delay(*, attempts: int) -> int:
-    """Seconds before the next try of a message that failed for now `attempts` times: exponential, capped."""
-    return min(settings.SMS_RETRY_BASE_DELAY * 2 ** (attempts - 1), settings.SMS_RETRY_MAX_DELAY)
-
-
-def submit_lease() -> timedelta:
-    """How long an attempt owns a queued message: nobody else submits it meanwhile."""
-    return timedelta(seconds=settings.SMS_SUBMIT_TIMEOUT * 2 + 5)
-
-
-def message_record_outcome(*, message: Message, gateway: str, result: SubmitResult) -> int | None:
-    now = timezone.now()
-    queued = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED)
-    if result.status == SubmitStatus.ACCEPTED:
-        if _message_mark_sent(
-            message_id=message.pk, sent_at=now, gateway=gateway, gateway_message_id=result.gateway_message_id
-        ):
-            message.status, message.sent_at, message.error = Message.Status.SENT, now, ""
-            message.gateway, message.gateway_message_id = gateway, result.gateway_message_id
-        return None
-    if result.status == SubmitStatus.REJECTED or message.attempts >= settings.SMS_SUBMIT_MAX_ATTEMPTS:
-        return message_fail(message=message, error=result.error)
-    delay = retry_delay(attempts=message.attempts)
-    if queued.update(next_attempt_at=now + timedelta(seconds=delay), error=result.error[:255]):
-        message.error = result.error[:255]
-        from .tasks import message_retry  # the task module imports this one
-
-        message_retry.apply_async(args=[str(message.pk)], countdown=delay)
+    outcomes, recorded = messages_submit(messages=[message])
+    if not outcomes:
+        return None  # another attempt owns it now
+    outcome = outcomes[0]
+    state = recorded.get(str(message.pk))
+    if state is not None:
+        message.status, message.gateway = state.status, outcome.gateway
+        message.error, message.error_code = outcome.result.error[:255], outcome.result.error_code[:40]
+        if state.status == Message.Status.SENT:
+            message.sent_at, message.error, message.error_code = timezone.now(), "", ""
+        return state.balance
+    if outcome.result.recorded:  # the bind process recorded it: read what it wrote
+        message.refresh_from_db(fields=["status", "error", "error_code", "gateway", "sent_at"])
+        if message.status == Message.Status.FAILED:
+            return Account.objects.values_list("sms_credits", flat=True).get(pk=message.account_id)
     return None
-
-
-_MARK_SENT_SQL = (
-    f"UPDATE {Message._meta.db_table} SET status = %s, sent_at = %s, gateway = %s, gateway_message_id = %s,"
-    " error = '', next_attempt_at = NULL WHERE id = %s AND status = %s"
-)
-
-
-def _message_mark_sent(*, message_id, sent_at, gateway: str, gateway_message_id: str) -> bool:
-    """queued → sent, once. In SQL: every send runs it, and compiling the ORM's UPDATE costs twice the statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _MARK_SENT_SQL,
-            [
-                Message.Status.SENT,
-                Message._meta.get_field("sent_at").get_db_prep_value(sent_at, connection),
-                gateway,
-                gateway_message_id,
-                Message._meta.pk.get_db_prep_value(message_id, connection),
-                Message.Status.QUEUED,
-            ],
-        )
-        return cursor.rowcount == 1
-
-
-def message_fail(*, message: Message, error: str) -> int | None:
-    """Fail a queued message and refund its credits, once. Returns the balance after the refund."""
-    with transaction.atomic():
-        if not Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
-            status=Message.Status.FAILED, error=error[:255], next_attempt_at=None
-        ):
-            return None
-        refund = credits_refund(
-            account_id=message.account_id,
-            amount=message.credits,
-            description=f"Refund: SMS to {message.recipient} failed",
-            reference=str(message.pk),
-        )
-    message.status, message.error = Message.Status.FAILED, error[:255]
-    return refund.balance_after
 
 
 def message_retry_due(*, message_id) -> None:
@@ -234,23 +158,6 @@ def message_retry_due(*, message_id) -> None:
     ).update(attempts=F("attempts") + 1, next_attempt_at=now + submit_lease())
     if claimed:
         message_submit(message=Message.objects.get(pk=message_id))
-
-
-def delivery_reports_apply(*, gateway: str, gateway_message_ids: list[str], status: str) -> list[str]:
-    """Move sent messages to delivered or undelivered. Returns the ids that matched no message yet.
-
-    A repeated report finds the message no longer `sent` and changes nothing.
-    """
-    final = {"delivered": Message.Status.DELIVERED, "undelivered": Message.Status.UNDELIVERED}[status]
-    Message.objects.filter(
-        gateway=gateway, gateway_message_id__in=gateway_message_ids, status=Message.Status.SENT
-    ).update(status=final, delivered_at=timezone.now())
-    known = set(
-        Message.objects.filter(gateway=gateway, gateway_message_id__in=gateway_message_ids).values_list(
-            "gateway_message_id", flat=True
-        )
-    )
-    return [gateway_message_id for gateway_message_id in gateway_message_ids if gateway_message_id not in known]
 
 
 def sender_create(*, account_id, name: str, purpose: str = "") -> SenderId:

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from gateways.reports import DELIVERY_REPORT_TASK
+from gateways.base import Receipt, ReceiptStatus
+from gateways.reports import RECEIPTS_TASK
 
-from . import services
+from . import delivery, services
 from .models import IdempotencyKey, Message
 
 logger = logging.getLogger(__name__)
@@ -26,12 +27,11 @@ def message_retry(message_id: str) -> None:
     services.message_retry_due(message_id=message_id)
 
 
-@shared_task(name=DELIVERY_REPORT_TASK, bind=True, max_retries=5, default_retry_delay=10, **RELIABLE)
-def delivery_reports_apply(self, gateway: str, gateway_message_ids: list[str], status: str) -> None:
-    unmatched = services.delivery_reports_apply(gateway=gateway, gateway_message_ids=gateway_message_ids, status=status)
-    if unmatched:
-        # A report can overtake the recording of its message's acceptance: try those again shortly.
-        raise self.retry(args=[gateway, unmatched, status])
+@shared_task(name=RECEIPTS_TASK, **RELIABLE)
+def receipts_apply(receipts: list[dict]) -> None:
+    delivery.receipts_apply(
+        [Receipt(**{**receipt, "status": ReceiptStatus(receipt["status"])}) for receipt in receipts]
+    )
 
 
 def with_lock(name: str, timeout: int):
@@ -70,6 +70,13 @@ def messages_sweep() -> int:
     if message_ids:
         logger.info("messages_sweep: re-enqueued %d overdue queued messages", len(message_ids))
     return len(message_ids)
+
+
+@shared_task(ignore_result=True)
+@with_lock("receipts_sweep", timeout=300)
+def receipts_sweep() -> int:
+    """Apply receipts that came before their message's parts were recorded (by another process)."""
+    return delivery.unmatched_receipts_sweep()
 
 
 @shared_task(ignore_result=True)

@@ -139,6 +139,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "messages-sweep": {"task": "messaging.tasks.messages_sweep", "schedule": env.float("SMS_SWEEP_INTERVAL", 30.0)},
     "idempotency-keys-expire": {"task": "messaging.tasks.idempotency_keys_expire", "schedule": 3600.0},
+    "receipts-sweep": {
+        "task": "messaging.tasks.receipts_sweep",
+        "schedule": env.float("SMS_RECEIPT_SWEEP_INTERVAL", 30.0),
+    },
     "campaigns-sweep": {
         "task": "campaigns.tasks.campaigns_sweep",
         "schedule": env.float("CAMPAIGN_SWEEP_INTERVAL", 10.0),
@@ -175,6 +179,18 @@ SMS_GATEWAYS = env.json(
     default={"default": {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"delivery_delay": 1.0}}},
 )
 SMS_DEFAULT_GATEWAY = env.str("SMS_DEFAULT_GATEWAY", default="default")
+# E.164 prefix → gateway aliases in order of preference (failover); the longest prefix wins. JSON in the environment.
+SMS_ROUTES = env.json("SMS_ROUTES", default={})
+# A gateway failing this many times in a row (in one process) is skipped by every process for a while.
+SMS_CIRCUIT_FAILURES = env.int("SMS_CIRCUIT_FAILURES", default=5)
+SMS_CIRCUIT_OPEN_SECONDS = env.int("SMS_CIRCUIT_OPEN_SECONDS", default=30)
+# How stale a process's copy of the open circuits may be: read on every send, so not asked every time.
+SMS_CIRCUIT_REFRESH = env.float("SMS_CIRCUIT_REFRESH", default=1.0)
+# A message handed to the bind process is its own for this long: nobody else submits it meanwhile. Long enough
+# for a backlog at a gateway's TPS; should Redis lose the hand-off, the sweeper submits it again after this.
+SMS_HANDOFF_LEASE = env.int("SMS_HANDOFF_LEASE", default=300)
+# A receipt naming no known part is kept this long, to be applied when its part is recorded.
+SMS_RECEIPT_UNMATCHED_TTL = env.int("SMS_RECEIPT_UNMATCHED_TTL", default=3600)
 # A send waits this long for the gateway before answering "queued" and retrying in the background.
 SMS_SUBMIT_TIMEOUT = env.float("SMS_SUBMIT_TIMEOUT", default=5.0)
 # Attempts before a message that keeps failing for now is failed and refunded (the first is the request's).

@@ -5,6 +5,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from gateways.backends import fake
+from gateways.circuit import circuit_close, circuits_forget
 from messaging.selectors import sender_cache_clear
 
 from .factories import AccountFactory, SenderIdFactory, api_key_for
@@ -78,6 +79,10 @@ def anonymous_client() -> APIClient:
 def _empty_fake_outbox_and_process_caches():
     fake.outbox.clear()
     sender_cache_clear()
+    circuits_forget()
+    yield
+    for alias in settings.SMS_GATEWAYS:  # a circuit a test opened must not outlive it (the cache may be Redis)
+        circuit_close(alias)
 
 
 @pytest.fixture

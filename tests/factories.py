@@ -5,7 +5,7 @@ from accounts.models import Account, User
 from accounts.services import api_key_create
 from billing.services import credits_topup
 from contacts.models import Contact, Group
-from messaging.models import SenderId, Tester
+from messaging.models import Message, SenderId, Tester
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -83,3 +83,19 @@ class ContactFactory(factory.django.DjangoModelFactory):
     def groups(contact, create, extracted, **kwargs):
         if create and extracted:
             contact.groups.add(*extracted)
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A queued message row, not charged: for what happens after the charge (outcomes, receipts).
+    Tests of refunds send through the API, so that the ledger adds up."""
+
+    class Meta:
+        model = Message
+
+    account = factory.SubFactory(AccountFactory)
+    recipient = factory.Sequence(lambda n: f"+26377{n % 10_000_000:07d}")
+    sender = "MyBrand"
+    text = "Hello!"
+    encoding = "GSM-7"
+    segments = 1
+    credits = 1

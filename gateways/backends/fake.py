@@ -4,7 +4,7 @@ Like Django's locmem e-mail backend it keeps what it was asked to send in a
 module-level `outbox` that tests read (and the test suite empties before each
 test). Its options make it accept, reject, fail for now, or be slow, and it
 reports delivery (`delivered`) `delivery_delay` seconds after accepting, through
-the same Celery task a real gateway's delivery reports go through.
+the same Celery task that applies the receipts of HTTP providers.
 """
 
 import json
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import redis
 
-from ..base import BaseGateway, OutboundSms, SubmitResult
-from ..reports import delivery_report_later
+from ..base import BaseGateway, OutboundSms, Receipt, ReceiptStatus, SubmitResult
+from ..reports import receipts_apply_later
 
 # Bounded: a long-running `make run` must not grow without end.
 outbox: deque[OutboundSms] = deque(maxlen=10_000)
@@ -34,7 +34,7 @@ class FakeGateway(BaseGateway):
         mode: str = "accept",
         latency: float = 0.0,
         delivery_delay: float | None = 1.0,
-        delivery_status: str = "delivered",
+        delivery_status: str = ReceiptStatus.DELIVERED,
         outbox_url: str | None = None,
         **options,
     ):
@@ -44,14 +44,16 @@ class FakeGateway(BaseGateway):
         self.mode = mode
         self.latency = latency
         self.delivery_delay = delivery_delay  # None: no delivery reports
-        self.delivery_status = delivery_status
+        self.delivery_status = ReceiptStatus(delivery_status)
         self.shared_outbox = redis.Redis.from_url(outbox_url) if outbox_url else None
 
-    def send_messages(self, messages: Sequence[OutboundSms], *, timeout: float) -> list[SubmitResult]:
+    def send_messages(
+        self, messages: Sequence[OutboundSms], *, timeout: float, wait: bool = True
+    ) -> list[SubmitResult]:
         if self.latency:
             time.sleep(min(self.latency, timeout))
             if self.latency > timeout:
-                return [SubmitResult.retry("Timed out waiting for the gateway.") for _ in messages]
+                return [SubmitResult.retry("Timed out waiting for the gateway.", "gateway:timeout") for _ in messages]
         results = []
         for message in messages:
             outbox.append(message)
@@ -61,19 +63,18 @@ class FakeGateway(BaseGateway):
                 SHARED_OUTBOX_KEY, *(json.dumps([message.message_id, message.recipient]) for message in messages)
             )
         if self.delivery_delay is not None:
-            accepted = [result.gateway_message_id for result in results if result.gateway_message_id]
-            if accepted:
-                delivery_report_later(
-                    gateway=self.alias,
-                    gateway_message_ids=accepted,
-                    status=self.delivery_status,
-                    delay=self.delivery_delay,
-                )
+            receipts = [
+                Receipt(gateway=self.alias, part_id=part_id, status=self.delivery_status)
+                for result in results
+                for part_id in result.part_ids
+            ]
+            if receipts:
+                receipts_apply_later(receipts, delay=self.delivery_delay)
         return results
 
     def _answer(self) -> SubmitResult:
         if self.mode == "reject":
-            return SubmitResult.rejected("Rejected by the fake gateway.")
+            return SubmitResult.rejected("Rejected by the fake gateway.", "fake:rejected")
         if self.mode == "fail":
-            return SubmitResult.retry("The fake gateway is unavailable.")
+            return SubmitResult.retry("The fake gateway is unavailable.", "fake:unavailable")
         return SubmitResult.accepted(f"fake-{uuid.uuid4().hex}")

@@ -33,8 +33,8 @@ def test_the_seed_example_creates_a_draft(create_campaign, group, members):
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {
-        "id", "name", "message", "sender_name", "group_id", "status", "scheduled_at", "created_at",
-        "started_at", "finished_at", "stats", "estimated_credits",
+        "id", "name", "message", "sender_name", "group_id", "status", "status_reason", "scheduled_at",
+        "created_at", "started_at", "finished_at", "stats", "estimated_credits",
     }  # fmt: skip
     assert (body["name"], body["status"], body["group_id"], body["sender_name"]) == (
         "March Promo",

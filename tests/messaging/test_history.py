@@ -20,13 +20,13 @@ def test_history_lists_messages_newest_first_with_the_documented_fields(api_clie
     newest = messages[0]
     assert set(newest) == {
         "message_id", "channel", "recipient", "sender", "message", "status", "segments", "credits",
-        "campaign_id", "error", "created_at", "sent_at", "delivered_at",
+        "campaign_id", "error", "error_code", "created_at", "sent_at", "delivered_at",
     }  # fmt: skip
     assert newest["channel"] == "sms"
     assert newest["recipient"] == "+263771234567"
     assert (newest["message"], newest["status"], newest["segments"], newest["credits"]) == ("second", "sent", 1, 1)
     assert newest["campaign_id"] is None
-    assert newest["error"] == ""
+    assert (newest["error"], newest["error_code"]) == ("", "")
     assert newest["created_at"].endswith("Z")
     assert newest["delivered_at"] is None
 

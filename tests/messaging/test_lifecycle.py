@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.models import Transaction
 from messaging.models import Message
-from messaging.services import delivery_reports_apply, message_retry_due
+from messaging.services import message_retry_due
 from messaging.tasks import messages_sweep
 
 SEND_URL = "/api/v1/sms/send/"
@@ -115,50 +115,3 @@ def test_the_sweeper_skips_while_another_run_holds_its_lock(queued_message):
     finally:
         cache.delete("lock:messages_sweep")
     assert messages_sweep() == 1
-
-
-@pytest.fixture
-def sent_message(api_client, sender) -> Message:
-    api_client.post(SEND_URL, {"to": "0771234567", "sender": "MyBrand", "message": "Hi"}, format="json")
-    return Message.objects.get()
-
-
-@pytest.mark.parametrize("status", ["delivered", "undelivered"])
-def test_a_delivery_report_moves_sent_to_its_final_status(sent_message, status):
-    unmatched = delivery_reports_apply(
-        gateway="default", gateway_message_ids=[sent_message.gateway_message_id], status=status
-    )
-
-    sent_message.refresh_from_db()
-    assert unmatched == []
-    assert sent_message.status == status
-    assert sent_message.delivered_at is not None
-
-
-def test_a_repeated_delivery_report_changes_nothing(sent_message):
-    delivery_reports_apply(gateway="default", gateway_message_ids=[sent_message.gateway_message_id], status="delivered")
-    sent_message.refresh_from_db()
-    first = sent_message.delivered_at
-
-    delivery_reports_apply(
-        gateway="default", gateway_message_ids=[sent_message.gateway_message_id], status="undelivered"
-    )
-
-    sent_message.refresh_from_db()
-    assert (sent_message.status, sent_message.delivered_at) == ("delivered", first)
-
-
-def test_a_report_for_an_unknown_message_is_returned_for_a_later_try(sent_message):
-    unmatched = delivery_reports_apply(
-        gateway="default", gateway_message_ids=["fake-unknown", sent_message.gateway_message_id], status="delivered"
-    )
-
-    assert unmatched == ["fake-unknown"]
-
-
-def test_a_report_from_another_gateway_does_not_match(sent_message):
-    assert delivery_reports_apply(
-        gateway="other", gateway_message_ids=[sent_message.gateway_message_id], status="delivered"
-    ) == [sent_message.gateway_message_id]
-    sent_message.refresh_from_db()
-    assert sent_message.status == "sent"

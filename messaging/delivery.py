@@ -1,0 +1,437 @@
+"""A charged message's way out: routed to its gateways with failover, its outcome recorded, its
+receipts applied. One place for every caller: single sends, retries, campaign batches and the bind
+process (`manage.py smppd`), which records the outcomes of the messages handed to it.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
+
+from billing.services import credits_refund
+from gateways.base import InboundSms, OutboundSms, Receipt, ReceiptStatus, SubmitResult, SubmitStatus
+from gateways.circuit import circuit_failure, circuit_success
+from gateways.handler import gateways
+from gateways.router import usable_routes
+
+from .models import InboundMessage, Message, MessagePart, UnmatchedReceipt
+
+logger = logging.getLogger(__name__)
+
+NO_ROUTE = SubmitResult.retry("No gateway is available for this number now.", "gateway:unavailable")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a gateway answered for one attempt at one message."""
+
+    message_id: str
+    attempt: int
+    gateway: str
+    result: SubmitResult
+    # Another gateway of the message's route was not tried in this attempt: a retry goes to it at once.
+    failover: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A message's status after its outcome was recorded, and the balance after its refund, if it had one."""
+
+    status: str
+    balance: int | None = None
+
+
+def outbound(message: Message) -> OutboundSms:
+    return OutboundSms(
+        message_id=str(message.pk),
+        recipient=message.recipient,
+        sender=message.sender,
+        text=message.text,
+        encoding=message.encoding,
+        attempt=message.attempts,
+    )
+
+
+def retry_delay(*, attempts: int) -> int:
+    """Seconds before the next try of a message that failed for now `attempts` times: exponential, capped."""
+    return min(settings.SMS_RETRY_BASE_DELAY * 2 ** (attempts - 1), settings.SMS_RETRY_MAX_DELAY)
+
+
+def submit_lease() -> timedelta:
+    """How long an attempt owns a queued message: nobody else submits it meanwhile."""
+    return timedelta(seconds=settings.SMS_SUBMIT_TIMEOUT * 2 + 5)
+
+
+# --- Submitting -------------------------------------------------------------------------------
+
+
+def messages_submit(*, messages: Sequence[Message], wait: bool = True) -> tuple[list[Outcome], dict[str, Recorded]]:
+    """One attempt at each message (claimed by the caller): the first usable gateway of its route, the
+    next one when that answers `retry`, all within SMS_SUBMIT_TIMEOUT. Records the outcomes.
+
+    With `wait=False` (campaign batches) a bind-process gateway takes the messages without waiting
+    for the SMSC's answers. Returns the outcomes and what outcomes_record wrote.
+    """
+    deadline = time.monotonic() + settings.SMS_SUBMIT_TIMEOUT
+    outcomes: list[Outcome] = []
+    failed_over: dict = {}  # message id → the outcome of the gateway it failed over from
+    trying = [(message, usable_routes(message.recipient, last_failed=message.gateway)) for message in messages]
+    while trying:
+        by_gateway = defaultdict(list)
+        for message, route in trying:
+            if route:
+                by_gateway[route[0]].append((message, route[1:]))
+            else:
+                outcomes.append(failed_over.get(message.pk) or Outcome(str(message.pk), message.attempts, "", NO_ROUTE))
+        trying = []
+        for alias, batch in by_gateway.items():
+            for (message, rest), result in zip(
+                batch, _gateway_send(alias, batch, wait=wait, deadline=deadline), strict=True
+            ):
+                if result is None:
+                    continue  # no longer this attempt's to send
+                outcome = Outcome(str(message.pk), message.attempts, alias, result)
+                if result.status == SubmitStatus.RETRY and rest and not result.recorded and time.monotonic() < deadline:
+                    failed_over[message.pk] = outcome
+                    trying.append((message, rest))
+                else:
+                    outcomes.append(outcome)
+    return outcomes, outcomes_record(outcomes)
+
+
+def _gateway_send(alias: str, batch: list, *, wait: bool, deadline: float) -> list[SubmitResult | None]:
+    """The gateway's answer for each message of the batch (None: not ours to send any more)."""
+    gateway = gateways[alias]
+    messages = [message for message, _ in batch]
+    if gateway.bind_process:
+        # The bind process owns a message it was handed until it records the outcome: lease it that long.
+        leased = _handoff_lease(messages)
+        messages = [message for message in messages if message.pk in leased]
+    try:
+        sent = gateway.send_messages(
+            [outbound(message) for message in messages], timeout=max(deadline - time.monotonic(), 0), wait=wait
+        )
+        if len(sent) != len(messages):
+            raise ValueError(f"{len(sent)} results for {len(messages)} messages")
+    except Exception:
+        logger.exception("Gateway %s raised while submitting %d message(s)", alias, len(messages))
+        sent = [SubmitResult.retry("The gateway failed unexpectedly.", "gateway:error")] * len(messages)
+    for result in sent:
+        if not result.recorded and result.status in (SubmitStatus.RETRY, SubmitStatus.UNKNOWN):
+            circuit_failure(alias)
+        elif result.status in (SubmitStatus.ACCEPTED, SubmitStatus.REJECTED):
+            circuit_success(alias)
+    results = dict(zip((message.pk for message in messages), sent, strict=True))
+    return [results.get(message.pk) for message, _ in batch]
+
+
+def _handoff_lease(messages: list[Message]) -> set:
+    """Lease queued messages for SMS_HANDOFF_LEASE, each only while its attempt is still the current one."""
+    until = timezone.now() + timedelta(seconds=settings.SMS_HANDOFF_LEASE)
+    by_attempt = defaultdict(list)
+    for message in messages:
+        by_attempt[message.attempts].append(message.pk)
+    return {
+        Message._meta.pk.to_python(row[0])
+        for attempt, ids in by_attempt.items()
+        for row in _queued_update(message_ids=ids, attempt=attempt, values={"next_attempt_at": until}, returning="id")
+    }
+
+
+def _queued_update(*, message_ids: Sequence, attempt: int | None, values: dict, returning: str) -> list[tuple]:
+    """UPDATE the messages still queued (in that attempt, if given) and return `returning` of each row changed.
+
+    In SQL for RETURNING: a refund, a retry task or a hand-off must follow exactly the rows this
+    statement changed, whoever races it (the ORM's update() only counts them).
+    """
+    if not message_ids:
+        return []
+    fields = [Message._meta.get_field(name) for name in values]
+    pk = Message._meta.pk
+    sql = (
+        f"UPDATE {Message._meta.db_table} SET {', '.join(f'{field.column} = %s' for field in fields)}"
+        f" WHERE id IN ({', '.join(['%s'] * len(message_ids))}) AND status = %s"
+        + ("" if attempt is None else " AND attempts = %s")
+        + f" RETURNING {returning}"
+    )
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
+    params += [pk.get_db_prep_value(message_id, connection) for message_id in message_ids]
+    params += [Message.Status.QUEUED] + ([] if attempt is None else [attempt])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# --- Recording outcomes -------------------------------------------------------------------------
+
+
+def outcomes_record(outcomes: Iterable[Outcome]) -> dict[str, Recorded]:
+    """Record what gateways answered: accepted → sent with its part ids, rejected (or out of attempts)
+    → failed and refunded, retry/unknown → queued for the next attempt. Each transition is conditional
+    on the message still being queued in that attempt, so a repeated outcome changes nothing.
+
+    Outcomes the bind process recorded already and hand-offs (pending) are skipped.
+    Returns, per message changed, its status and the balance after its refund.
+    """
+    now = timezone.now()
+    accepted, failing, waiting = defaultdict(list), defaultdict(list), defaultdict(list)
+    for outcome in outcomes:
+        result = outcome.result
+        if result.recorded or result.status == SubmitStatus.PENDING:
+            continue
+        if result.status == SubmitStatus.ACCEPTED:
+            accepted[outcome.gateway].append(outcome)
+        elif result.status == SubmitStatus.REJECTED or outcome.attempt >= settings.SMS_SUBMIT_MAX_ATTEMPTS:
+            failing[result.error, result.error_code, outcome.attempt].append(outcome.message_id)
+        else:
+            delay = 0 if outcome.failover else retry_delay(attempts=outcome.attempt)
+            waiting[outcome.attempt, outcome.gateway, result.error, result.error_code, delay].append(outcome.message_id)
+    recorded: dict[str, Recorded] = {}
+    for gateway, sent in accepted.items():
+        recorded.update(dict.fromkeys(_messages_mark_sent(gateway=gateway, outcomes=sent, now=now), Recorded("sent")))
+    for (error, error_code, attempt), ids in failing.items():
+        for message_id, balance in messages_fail(message_ids=ids, error=error, error_code=error_code, attempt=attempt):
+            recorded[message_id] = Recorded(Message.Status.FAILED, balance)
+    for (attempt, gateway, error, error_code, delay), ids in waiting.items():
+        for message_id in _messages_wait(
+            message_ids=ids, attempt=attempt, gateway=gateway, error=error, error_code=error_code, delay=delay
+        ):
+            recorded[message_id] = Recorded(Message.Status.QUEUED)
+    return recorded
+
+
+def _messages_mark_sent(*, gateway: str, outcomes: list[Outcome], now) -> list[str]:
+    """queued → sent, and one part per gateway id, all or nothing; then any receipt that came early."""
+    parts = [
+        (outcome.message_id, part_id, number)
+        for outcome in outcomes
+        for number, part_id in enumerate(outcome.result.part_ids, start=1)
+    ]
+    if connection.vendor == "postgresql":
+        sent, early = _mark_sent_in_one_statement(gateway=gateway, parts=parts, now=now)
+    else:
+        with transaction.atomic(savepoint=False):  # all or nothing anyway: no savepoint in a caller's transaction
+            rows = _queued_update(
+                message_ids=list({message_id for message_id, _, _ in parts}),
+                attempt=None,
+                values={"status": Message.Status.SENT, "sent_at": now, "gateway": gateway, "error": "",
+                        "error_code": "", "next_attempt_at": None},
+                returning="id",
+            )  # fmt: skip
+            sent = [str(Message._meta.pk.to_python(row[0])) for row in rows]
+            MessagePart.objects.bulk_create(
+                MessagePart(message_id=message_id, gateway=gateway, gateway_message_id=part_id, number=number)
+                for message_id, part_id, number in parts
+                if message_id in sent
+            )
+        early = UnmatchedReceipt.objects.filter(
+            gateway=gateway, gateway_message_id__in=[part_id for _, part_id, _ in parts]
+        ).exists()
+    if early:
+        unmatched_receipts_apply(gateway=gateway, part_ids=[part_id for _, part_id, _ in parts])
+    return sent
+
+
+def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tuple[list[str], bool]:
+    """PostgreSQL: the status, the parts and the look for early receipts in one statement.
+
+    One statement is atomic without a transaction's extra round trips, and a single send runs it on
+    every request: the worker killed between "sent" and its gateway id (500 to 1,000 messages with no id
+    seen before this) cannot happen, and it costs one round trip.
+    """
+    message, part, unmatched = Message._meta.db_table, MessagePart._meta.db_table, UnmatchedReceipt._meta.db_table
+    values = ", ".join(["(%s::uuid, %s::varchar, %s::smallint)"] * len(parts))
+    sql = (
+        f"WITH part (message_id, gateway_message_id, number) AS (VALUES {values}),"
+        f" sent AS (UPDATE {message} SET status = %s, sent_at = %s, gateway = %s, error = '', error_code = '',"
+        f" next_attempt_at = NULL WHERE id IN (SELECT message_id FROM part) AND status = %s RETURNING id),"
+        f" inserted AS (INSERT INTO {part} (message_id, gateway, gateway_message_id, number, status, error, error_code)"
+        f" SELECT part.message_id, %s, part.gateway_message_id, part.number, %s, '', '' FROM part"
+        f" JOIN sent ON sent.id = part.message_id)"
+        f" SELECT sent.id, EXISTS (SELECT 1 FROM {unmatched} u WHERE u.gateway = %s"
+        f" AND u.gateway_message_id IN (SELECT gateway_message_id FROM part)) FROM sent"
+    )
+    params = [value for row in parts for value in row]
+    params += [Message.Status.SENT, now, gateway, Message.Status.QUEUED, gateway, MessagePart.Status.SENT, gateway]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [str(message_id) for message_id, _ in rows], any(early for _, early in rows)
+
+
+def messages_fail(
+    *, message_ids: Sequence, error: str, error_code: str = "", attempt: int | None = None
+) -> list[tuple[str, int | None]]:
+    """Fail these queued messages (in that attempt, if given) and refund them: one refund per message sent
+    on its own, one per campaign for a campaign's. Returns (message id, balance after its own refund)."""
+    to_python = Message._meta.pk.to_python
+    failed, by_campaign = [], defaultdict(lambda: [0, 0, None])
+    with transaction.atomic():
+        rows = _queued_update(
+            message_ids=message_ids,
+            attempt=attempt,
+            values={"status": Message.Status.FAILED, "error": error[:255], "error_code": error_code[:40],
+                    "next_attempt_at": None},
+            returning="id, account_id, campaign_id, credits, recipient",
+        )  # fmt: skip
+        for message_id, account_id, campaign_id, credits, recipient in rows:
+            message_id = str(to_python(message_id))
+            if campaign_id is None:
+                refund = credits_refund(
+                    account_id=account_id,
+                    amount=credits,
+                    description=f"Refund: SMS to {recipient} failed",
+                    reference=message_id,
+                )
+                failed.append((message_id, refund.balance_after))
+            else:
+                campaign = by_campaign[str(to_python(campaign_id))]
+                campaign[0], campaign[1], campaign[2] = campaign[0] + credits, campaign[1] + 1, account_id
+                failed.append((message_id, None))
+        for campaign_id, (credits, count, account_id) in by_campaign.items():
+            credits_refund(
+                account_id=account_id,
+                amount=credits,
+                description=f"Campaign refund: {count} message(s) not sent ({error[:120]})",
+                reference=campaign_id,
+            )
+    return failed
+
+
+def _messages_wait(*, message_ids: list, attempt: int, gateway: str, error: str, error_code: str, delay: int) -> list:
+    """Queue messages for their next attempt in `delay` seconds; a message sent on its own gets a retry
+    task (a campaign's next batch picks up its own)."""
+    from .tasks import message_retry  # the task module imports this one
+
+    rows = _queued_update(
+        message_ids=message_ids,
+        attempt=attempt,
+        values={"next_attempt_at": timezone.now() + timedelta(seconds=delay), "error": error[:255],
+                "error_code": error_code[:40], "gateway": gateway},
+        returning="id, campaign_id",
+    )  # fmt: skip
+    waiting = [str(Message._meta.pk.to_python(message_id)) for message_id, _ in rows]
+    for message_id, (_, campaign_id) in zip(waiting, rows, strict=True):
+        if campaign_id is None:
+            message_retry.apply_async(args=[message_id], countdown=delay)
+    return waiting
+
+
+# --- Receipts and inbound messages ---------------------------------------------------------------
+
+
+def receipts_apply(receipts: Sequence[Receipt], *, keep_unmatched: bool = True) -> int:
+    """Apply delivery receipts to their parts, then settle their messages: delivered when every part is,
+    undelivered when one part fails for good. A receipt naming no known part is kept (it came before
+    its part was recorded); a repeated one changes nothing. Returns how many parts changed."""
+    latest: dict[tuple[str, str], Receipt] = {}
+    for receipt in receipts:
+        latest[receipt.gateway, receipt.part_id] = receipt  # the last word on a part wins
+    by_gateway = defaultdict(dict)
+    for (gateway, part_id), receipt in latest.items():
+        by_gateway[gateway][part_id] = receipt
+    changed, touched, now = 0, set(), timezone.now()
+    for gateway, by_part in by_gateway.items():
+        parts = MessagePart.objects.filter(gateway=gateway, gateway_message_id__in=list(by_part)).values_list(
+            "pk", "gateway_message_id", "status", "message_id"
+        )
+        known, updates = set(), defaultdict(list)
+        for pk, part_id, status, message_id in parts:
+            known.add(part_id)
+            receipt = by_part[part_id]
+            if status == MessagePart.Status.SENT and receipt.status != ReceiptStatus.INTERIM:
+                updates[receipt.status, receipt.error[:255], receipt.error_code[:40]].append(pk)
+                touched.add(message_id)
+        for (status, error, error_code), pks in updates.items():
+            changed += MessagePart.objects.filter(pk__in=pks, status=MessagePart.Status.SENT).update(
+                status=status, error=error, error_code=error_code, receipt_at=now
+            )
+        if keep_unmatched:
+            UnmatchedReceipt.objects.bulk_create(
+                UnmatchedReceipt(
+                    gateway=gateway,
+                    gateway_message_id=part_id,
+                    status=receipt.status,
+                    error=receipt.error[:255],
+                    error_code=receipt.error_code[:40],
+                )
+                for part_id, receipt in by_part.items()
+                if part_id not in known and receipt.status != ReceiptStatus.INTERIM
+            )
+    if touched:
+        _messages_settle(message_ids=touched, now=now)
+    return changed
+
+
+def _messages_settle(*, message_ids: set, now) -> None:
+    """sent → undelivered as soon as one part is; sent → delivered once no part awaits its receipt."""
+    parts = MessagePart.objects.filter(message=OuterRef("pk"))
+    undelivered_part = parts.filter(status=MessagePart.Status.UNDELIVERED).order_by("number")
+    sent = Message.objects.filter(pk__in=message_ids, status=Message.Status.SENT)
+    sent.filter(Exists(undelivered_part)).update(
+        status=Message.Status.UNDELIVERED,
+        delivered_at=now,
+        error=Subquery(undelivered_part.values("error")[:1]),
+        error_code=Subquery(undelivered_part.values("error_code")[:1]),
+    )
+    sent.filter(~Exists(parts.filter(status=MessagePart.Status.SENT))).update(
+        status=Message.Status.DELIVERED, delivered_at=now
+    )
+
+
+def unmatched_receipts_apply(*, gateway: str, part_ids: Sequence[str]) -> int:
+    """Apply the kept receipts naming these parts, now recorded, and forget them."""
+    kept = list(UnmatchedReceipt.objects.filter(gateway=gateway, gateway_message_id__in=list(part_ids)))
+    return _unmatched_apply(kept)
+
+
+def unmatched_receipts_sweep() -> int:
+    """Apply kept receipts whose part is known now (another process recorded it meanwhile), and forget
+    those older than SMS_RECEIPT_UNMATCHED_TTL. Returns how many were applied."""
+    expired = timezone.now() - timedelta(seconds=settings.SMS_RECEIPT_UNMATCHED_TTL)
+    dropped, _ = UnmatchedReceipt.objects.filter(received_at__lt=expired).delete()
+    if dropped:
+        logger.warning("Forgot %d receipt(s) that matched no message part", dropped)
+    matching = MessagePart.objects.filter(
+        gateway=OuterRef("gateway"), gateway_message_id=OuterRef("gateway_message_id")
+    )
+    return _unmatched_apply(list(UnmatchedReceipt.objects.filter(Exists(matching)).order_by("pk")[:5000]))
+
+
+def _unmatched_apply(kept: list[UnmatchedReceipt]) -> int:
+    if not kept:
+        return 0
+    with transaction.atomic():
+        changed = receipts_apply(
+            [
+                Receipt(gateway=row.gateway, part_id=row.gateway_message_id, status=ReceiptStatus(row.status),
+                        error=row.error, error_code=row.error_code)
+                for row in kept
+            ],
+            keep_unmatched=False,
+        )  # fmt: skip
+        UnmatchedReceipt.objects.filter(pk__in=[row.pk for row in kept]).delete()
+    return changed
+
+
+def inbound_store(*, messages: Sequence[InboundSms]) -> None:
+    """Keep mobile-originated messages as they arrived, for the two-way features to come."""
+    InboundMessage.objects.bulk_create(
+        InboundMessage(
+            gateway=message.gateway,
+            sender=message.sender[:32],
+            recipient=message.recipient[:32],
+            text=message.text,
+            concat_reference=message.concat[0] if message.concat else None,
+            concat_total=message.concat[1] if message.concat else None,
+            concat_number=message.concat[2] if message.concat else None,
+        )
+        for message in messages
+    )
