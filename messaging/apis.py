@@ -1,17 +1,24 @@
 import re
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from gateways.base import CallbackRefused
+from gateways.handler import gateways
 from smsplatform.api.fields import StrictCharField
 from smsplatform.api.views import AccountApi
-from smsplatform.errors import InvalidInput
+from smsplatform.errors import Forbidden, InvalidInput
 
 from .fields import PhoneNumberField
 from .models import sender_name_validator
 from .segments import segment_count
 from .selectors import message_get, message_history, sender_list, tester_list
+from .delivery import receipts_apply
 from .services import message_send, sender_create
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
@@ -182,3 +189,28 @@ class TesterListApi(AccountApi):
     )
     def get(self, request):
         return Response({"testers": TesterOutputSerializer(tester_list(account_id=self.account_id), many=True).data})
+
+
+class GatewayStatusCallbackApi(APIView):
+    """A provider's status callback (Twilio's form POST): no customer key, the provider's signature instead.
+
+    Left out of the public schema: providers call it, customers do not.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+    parser_classes = [FormParser]
+
+    @extend_schema(exclude=True)
+    def post(self, request, alias):
+        if alias not in settings.SMS_GATEWAYS:
+            raise Forbidden("No such gateway takes status callbacks.", code="callback_refused")
+        try:
+            receipts = gateways[alias].status_callback(
+                url=request.build_absolute_uri(), params=request.data.dict(), headers=request.headers
+            )
+        except CallbackRefused:
+            raise Forbidden("This callback is not signed by the gateway.", code="callback_refused") from None
+        receipts_apply(receipts)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from smsplatform.api import exceptions, schema  # noqa: F401  (schema registers the X-API-KEY scheme)
 from smsplatform.api.middleware import NOT_FOUND_ROUTE
+from messaging.apis import GatewayStatusCallbackApi
 from smsplatform.health import HealthApi
 
 api_v1 = [
@@ -16,6 +17,7 @@ api_v1 = [
     path("sms/", include("messaging.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("contacts/", include("contacts.urls")),
+    path("gateways/<str:alias>/status/", GatewayStatusCallbackApi.as_view(), name="gateway-status"),
 ]
 
 urlpatterns = [

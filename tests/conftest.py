@@ -76,12 +76,14 @@ def anonymous_client() -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def _empty_fake_outbox_and_process_caches():
+def _empty_fake_outbox_and_process_caches(settings):
     fake.outbox.clear()
     sender_cache_clear()
     circuits_forget()
     yield
-    for alias in settings.SMS_GATEWAYS:  # a circuit a test opened must not outlive it (the cache may be Redis)
+    # A circuit a test opened must not outlive it (the cache may be Redis). Torn down before `settings`
+    # restores SMS_GATEWAYS, so this sees the test's own gateways.
+    for alias in settings.SMS_GATEWAYS:
         circuit_close(alias)
 
 
