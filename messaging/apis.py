@@ -14,11 +14,11 @@ from smsplatform.api.fields import StrictCharField
 from smsplatform.api.views import AccountApi
 from smsplatform.errors import Forbidden, InvalidInput
 
+from .delivery import receipts_apply
 from .fields import PhoneNumberField
 from .models import sender_name_validator
 from .segments import segment_count
 from .selectors import message_get, message_history, sender_list, tester_list
-from .delivery import receipts_apply
 from .services import message_send, sender_create
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces

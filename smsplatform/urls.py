@@ -3,9 +3,9 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from messaging.apis import GatewayStatusCallbackApi
 from smsplatform.api import exceptions, schema  # noqa: F401  (schema registers the X-API-KEY scheme)
 from smsplatform.api.middleware import NOT_FOUND_ROUTE
-from messaging.apis import GatewayStatusCallbackApi
 from smsplatform.health import HealthApi
 
 api_v1 = [
