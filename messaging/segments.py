@@ -23,26 +23,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from smsplatform.gsm7 import BASIC_TABLE, ESCAPE, EXTENSION_TABLE
+
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"
 MAX_SEGMENTS = 10
 
-# The basic table in code order (0x00-0x7F): index == septet value. 0x1B is the escape to the extension table.
-_GSM7_BASIC_TABLE = (
-    "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
-    " !\"#¤%&'()*+,-./"
-    "0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNO"
-    "PQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmno"
-    "pqrstuvwxyzäöñüà"
-)
-_ESCAPE = "\x1b"
-# Characters reached through the escape: form feed, ^ { } \ [ ~ ] | and the euro sign.
-_GSM7_EXTENSION = "\x0c^{}\\[~]|€"
+# The extension table's characters in one string, for the character classes below.
+_GSM7_EXTENSION = "".join(EXTENSION_TABLE)
 
-_BASIC = _GSM7_BASIC_TABLE.replace(_ESCAPE, "")
+_BASIC = BASIC_TABLE.replace(ESCAPE, "")
 
 _SINGLE_SEPTETS, _MULTI_SEPTETS = 160, 153
 _SINGLE_UNITS, _MULTI_UNITS = 70, 67
@@ -76,8 +66,8 @@ def segment_count(text: str) -> SegmentCount:
         return SegmentCount(GSM7, length, length, _segments(length, _SINGLE_SEPTETS, _MULTI_SEPTETS), [])
     if _ALL_GSM.fullmatch(text):
         # The septets as sent: an extension character is the escape then the character.
-        septets = _EXTENSION_CHAR.sub(f"{_ESCAPE}\\g<0>", text)  # much faster than str.translate here
-        segments = _segments(len(septets), _SINGLE_SEPTETS, _MULTI_SEPTETS, lambda k: septets[k] == _ESCAPE)
+        septets = _EXTENSION_CHAR.sub(f"{ESCAPE}\\g<0>", text)  # much faster than str.translate here
+        segments = _segments(len(septets), _SINGLE_SEPTETS, _MULTI_SEPTETS, lambda k: septets[k] == ESCAPE)
         return SegmentCount(GSM7, length, len(septets), segments, [])
     # surrogatepass: a lone surrogate (JSON allows "\ud83d") is still one code unit on the wire.
     utf16 = text.encode("utf-16-le", "surrogatepass")
