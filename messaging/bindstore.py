@@ -1,0 +1,78 @@
+"""The bind process's way into the database (gateways/smpp/daemon.py calls it from one thread)."""
+
+import functools
+import operator
+
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Q
+
+from gateways.base import InboundSms, OutboundSms, Receipt, SubmitResult, SubmitStatus
+from gateways.router import routes_for
+from gateways.smpp.handoff import Handoff
+
+from .delivery import Outcome, inbound_store, outcomes_record, receipts_apply
+from .models import Message
+
+# A campaign's message leaves only while its campaign is sending (campaigns.models.Campaign.Status.SENDING).
+CAMPAIGN_SENDING = "sending"
+
+
+def _reconnecting(method):
+    """A database that went away leaves a dead connection behind: drop it, so the daemon's retry reconnects."""
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (OperationalError, InterfaceError):
+            connection.close()
+            raise
+
+    return call
+
+
+class DatabaseStore:
+    @_reconnecting
+    def load(self, handoffs: list[Handoff]) -> list[OutboundSms]:
+        """The handed-over messages still queued in the attempt they were handed over for. A campaign's message
+        whose campaign paused or stopped meanwhile is given back at once (its lease ended) for the campaign
+        to resume or refund."""
+        wanted = {(handoff.message_id, handoff.attempt) for handoff in handoffs}
+        rows = Message.objects.filter(
+            pk__in={message_id for message_id, _ in wanted}, status=Message.Status.QUEUED
+        ).values_list("pk", "recipient", "sender", "text", "encoding", "attempts", "campaign__status")
+        due, stopped = [], []
+        for pk, recipient, sender, text, encoding, attempts, campaign_status in rows:
+            if (str(pk), attempts) not in wanted:
+                continue  # handed over again since, or for a later attempt
+            if campaign_status not in (None, CAMPAIGN_SENDING):
+                stopped.append(Q(pk=pk, attempts=attempts))
+                continue
+            due.append(OutboundSms(str(pk), recipient, sender, text, encoding, attempts))
+        if stopped:
+            Message.objects.filter(functools.reduce(operator.or_, stopped), status=Message.Status.QUEUED).update(
+                next_attempt_at=None
+            )
+        return due
+
+    @_reconnecting
+    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> None:
+        outcomes_record(
+            Outcome(
+                sms.message_id,
+                sms.attempt,
+                alias,
+                result,
+                # The route's other gateways were not tried: a retry goes to them at once.
+                failover=result.status == SubmitStatus.RETRY and len(routes_for(sms.recipient)) > 1,
+            )
+            for alias, sms, result in outcomes
+        )
+
+    @_reconnecting
+    def store_receipts(self, receipts: list[Receipt]) -> None:
+        receipts_apply(receipts)
+
+    @_reconnecting
+    def store_inbound(self, messages: list[InboundSms]) -> None:
+        inbound_store(messages=messages)
