@@ -9,6 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateways.status import gateways_state, routes_down
+
 logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -47,12 +49,31 @@ class HealthApi(APIView):
     @extend_schema(
         responses=inline_serializer(
             "Health",
-            {"status": serializers.CharField(), "database": serializers.CharField(), "broker": serializers.CharField()},
+            {
+                "status": serializers.ChoiceField(choices=["ok", "degraded", "unavailable"]),
+                "database": serializers.CharField(),
+                "broker": serializers.CharField(),
+                "gateways": serializers.DictField(child=serializers.DictField()),
+                "routes_down": serializers.ListField(child=serializers.CharField()),
+            },
         )
     )
     def get(self, request):
-        body = {"status": "ok", "database": _database_state(), "broker": _broker_state()}
+        """200 "ok"; 200 "degraded" when some route has no gateway that can take messages; 503 when the
+        database or the broker is down, or when no route can deliver at all."""
+        states = gateways_state()
+        down = routes_down(states)
+        body = {
+            "status": "degraded" if down else "ok",
+            "database": _database_state(),
+            "broker": _broker_state(),
+            "gateways": states,
+            "routes_down": down,
+        }
         if body["database"] != "ok" or body["broker"] != "ok":
             body.update(status="unavailable", error="A service the platform needs is unavailable.", code="unavailable")
+            return Response(body, status=503)
+        if len(down) == len(settings.SMS_ROUTES) + 1:
+            body.update(status="unavailable", error="No gateway can deliver messages now.", code="unavailable")
             return Response(body, status=503)
         return Response(body)

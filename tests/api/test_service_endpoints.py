@@ -1,12 +1,46 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 
-def test_health_reports_database_and_broker(db):
+def test_health_reports_database_broker_and_gateways(db):
     response = APIClient().get("/api/v1/health/")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "gateways": {"default": {"available": True, "circuit": "closed"}},
+        "routes_down": [],
+    }
+
+
+FAKE = {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"delivery_delay": None}}
+
+
+def test_health_is_degraded_when_a_route_has_no_gateway_left(db, settings):
+    settings.SMS_GATEWAYS = {"default": FAKE, "netone": FAKE}
+    settings.SMS_ROUTES = {"+26371": ["netone"], "+26377": ["netone", "default"]}
+    cache.set("circuit:open:netone", 1, timeout=30)  # as another process opened it
+
+    response = APIClient().get("/api/v1/health/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["routes_down"]) == ("degraded", ["+26371"])
+    assert body["gateways"]["netone"] == {"available": False, "circuit": "open"}
+
+
+def test_health_is_503_when_no_route_can_deliver(db, settings):
+    cache.set("circuit:open:default", 1, timeout=30)
+
+    response = APIClient().get("/api/v1/health/")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["status"], body["code"], body["routes_down"]) == ("unavailable", "unavailable", ["default"])
+    assert body["error"] == "No gateway can deliver messages now."
 
 
 def test_health_is_503_when_the_broker_is_down(db, settings):
