@@ -30,8 +30,8 @@ def platform_env(database: str, **overrides) -> dict:
         SMS_GATEWAYS=json.dumps(
             {"default": {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"delivery_delay": None}}}
         ),
-        **overrides,
     )
+    env.update(overrides)
     return env
 
 
@@ -96,3 +96,84 @@ def require(tool: str, package: str | None = None) -> str:
         subprocess.run(["apt-get", "install", "-y", "-qq", package or tool], check=True, capture_output=True)
         path = shutil.which(tool)
     return path
+
+
+def api(port: int, key: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"X-API-KEY": key, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read())
+
+
+def make_group(database: str, account_id: str, size: int, offset: int = 0) -> str:
+    """A group of `size` new contacts, made in SQL: the benchmark is the campaign, not the import."""
+    group_id = psql(
+        "INSERT INTO contacts_group (id, account_id, name, description, created_at)"
+        f" VALUES (gen_random_uuid(), '{account_id}', 'Bench {size} from {offset}', '', now()) RETURNING id",
+        database,
+    ).splitlines()[0]
+    psql(
+        "WITH new AS (INSERT INTO contacts_contact"
+        " (id, account_id, phone, first_name, last_name, opted_out, created_at, updated_at)"
+        f" SELECT gen_random_uuid(), '{account_id}', '+26377' || lpad((n + {offset})::text, 7, '0'),"
+        " 'Name' || n, 'Bench', false, now(), now() FROM generate_series(1, "
+        f"{size}) AS n RETURNING id)"
+        f" INSERT INTO contacts_contact_groups (contact_id, group_id) SELECT id, '{group_id}' FROM new",
+        database,
+    )
+    return group_id
+
+
+def process_tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(child) for child in children.read_text().split()] if children.exists() else []
+    return [pid, *[grandchild for child in found for grandchild in process_tree(child)]]
+
+
+def peak_memory_mb(pids: list[int]) -> dict:
+    """Peak resident memory (VmHWM) of each process, in MB."""
+    peaks = {}
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        kilobytes = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+        peaks[pid] = round(kilobytes / 1024, 1)
+    return peaks
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def health_rate(port: int, *, seconds: int = 5) -> dict:
+    """GET /api/v1/health/ under wrk (2 threads, 32 connections): the reference measured beside a figure, in
+    the same run, since machines differ by several times on every figure."""
+    output = subprocess.run(
+        [require("wrk"), "-t2", "-c32", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/api/v1/health/"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rate = float(next(line.split()[1] for line in output.splitlines() if line.startswith("Requests/sec")))
+    return {"endpoint": "GET /api/v1/health/", "requests_per_second": round(rate, 1), "wrk": "-t2 -c32"}
+
+
+@contextmanager
+def background(command: list[str], env: dict, *, name: str):
+    """A process of the platform (worker, bind process, fake SMSC) for the length of a benchmark."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in 30 s; killed", file=sys.stderr)
+            process.kill()

@@ -13,68 +13,33 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import PYTHON, ROOT, fresh_database, gunicorn, manage, platform_env, psql, redis_flush
+from _harness import (
+    PYTHON,
+    ROOT,
+    api,
+    fresh_database,
+    gunicorn,
+    make_group,
+    manage,
+    peak_memory_mb,
+    platform_env,
+    process_tree,
+    psql,
+    redis_flush,
+)
 
 DATABASE = "smsplatform_bench_campaign"
 PORT = int(os.environ.get("BENCH_PORT", "8933"))
 
 
-def api(key: str, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{PORT}{path}",
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"X-API-KEY": key, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=600) as response:
-        return json.loads(response.read())
-
-
-def make_group(account_id: str, size: int, offset: int) -> str:
-    """A group of `size` new contacts, made in SQL: the benchmark is the campaign, not the import."""
-    group_id = psql(
-        "INSERT INTO contacts_group (id, account_id, name, description, created_at)"
-        f" VALUES (gen_random_uuid(), '{account_id}', 'Bench {size}', '', now()) RETURNING id",
-        DATABASE,
-    ).splitlines()[0]
-    psql(
-        "WITH new AS (INSERT INTO contacts_contact"
-        " (id, account_id, phone, first_name, last_name, opted_out, created_at, updated_at)"
-        f" SELECT gen_random_uuid(), '{account_id}', '+26377' || lpad((n + {offset})::text, 7, '0'),"
-        " 'Name' || n, 'Bench', false, now(), now() FROM generate_series(1, "
-        f"{size}) AS n RETURNING id)"
-        f" INSERT INTO contacts_contact_groups (contact_id, group_id) SELECT id, '{group_id}' FROM new",
-        DATABASE,
-    )
-    return group_id
-
-
-def process_tree(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    found = [int(child) for child in children.read_text().split()] if children.exists() else []
-    return [pid, *[grandchild for child in found for grandchild in process_tree(child)]]
-
-
-def peak_memory_mb(pids: list[int]) -> dict:
-    peaks = {}
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except FileNotFoundError:
-            continue
-        kilobytes = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
-        peaks[pid] = round(kilobytes / 1024, 1)
-    return peaks
-
-
 def run_campaign(key: str, account_id: str, size: int, offset: int, worker_pids: list[int]) -> dict:
-    group_id = make_group(account_id, size, offset)
+    group_id = make_group(DATABASE, account_id, size, offset)
     campaign = api(
+        PORT,
         key,
         "POST",
         "/api/v1/campaigns/",
@@ -82,9 +47,9 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, worker_pids:
          "group_id": group_id},
     )  # fmt: skip
     started = time.monotonic()
-    api(key, "POST", f"/api/v1/campaigns/{campaign['id']}/send/")
+    api(PORT, key, "POST", f"/api/v1/campaigns/{campaign['id']}/send/")
     sent_request = time.monotonic() - started
-    while (state := api(key, "GET", f"/api/v1/campaigns/{campaign['id']}/"))["status"] == "sending":
+    while (state := api(PORT, key, "GET", f"/api/v1/campaigns/{campaign['id']}/"))["status"] == "sending":
         time.sleep(0.2)
     elapsed = time.monotonic() - started
     return {

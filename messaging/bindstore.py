@@ -38,9 +38,11 @@ class DatabaseStore:
         whose campaign paused or stopped meanwhile is given back at once (its lease ended) for the campaign
         to resume or refund."""
         wanted = {(handoff.message_id, handoff.attempt) for handoff in handoffs}
-        rows = Message.objects.filter(
-            pk__in={message_id for message_id, _ in wanted}, status=Message.Status.QUEUED
-        ).values_list("pk", "recipient", "sender", "text", "encoding", "attempts", "campaign__status")
+        rows = (
+            Message.objects.filter(pk__in={message_id for message_id, _ in wanted}, status=Message.Status.QUEUED)
+            .order_by()
+            .values_list("pk", "recipient", "sender", "text", "encoding", "attempts", "campaign__status")
+        )
         due, stopped = [], []
         for pk, recipient, sender, text, encoding, attempts, campaign_status in rows:
             if (str(pk), attempts) not in wanted:

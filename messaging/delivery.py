@@ -69,6 +69,15 @@ def submit_lease() -> timedelta:
     return timedelta(seconds=settings.SMS_SUBMIT_TIMEOUT * 2 + 5)
 
 
+def first_attempt_lease(recipient: str) -> timedelta:
+    """The lease of a new message's first attempt: long enough for the bind process when its first gateway
+    hands over there (no second statement to extend it), else the time of a submit."""
+    route = usable_routes(recipient)
+    if route and gateways[route[0]].bind_process:
+        return timedelta(seconds=settings.SMS_HANDOFF_LEASE)
+    return submit_lease()
+
+
 # --- Submitting -------------------------------------------------------------------------------
 
 
@@ -114,6 +123,7 @@ def _gateway_send(alias: str, batch: list, *, wait: bool, deadline: float) -> li
         # The bind process owns a message it was handed until it records the outcome: lease it that long.
         leased = _handoff_lease(messages)
         messages = [message for message in messages if message.pk in leased]
+
     try:
         sent = gateway.send_messages(
             [outbound(message) for message in messages], timeout=max(deadline - time.monotonic(), 0), wait=wait
@@ -133,15 +143,23 @@ def _gateway_send(alias: str, batch: list, *, wait: bool, deadline: float) -> li
 
 
 def _handoff_lease(messages: list[Message]) -> set:
-    """Lease queued messages for SMS_HANDOFF_LEASE, each only while its attempt is still the current one."""
-    until = timezone.now() + timedelta(seconds=settings.SMS_HANDOFF_LEASE)
+    """Lease queued messages for SMS_HANDOFF_LEASE, each only while its attempt is still the current one.
+    A message leased that long already (a new single send: first_attempt_lease) costs no statement."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.SMS_HANDOFF_LEASE)
+    leased = {
+        message.pk for message in messages if message.next_attempt_at and message.next_attempt_at - now > lease / 2
+    }
     by_attempt = defaultdict(list)
     for message in messages:
-        by_attempt[message.attempts].append(message.pk)
-    return {
+        if message.pk not in leased:
+            by_attempt[message.attempts].append(message.pk)
+    return leased | {
         Message._meta.pk.to_python(row[0])
         for attempt, ids in by_attempt.items()
-        for row in _queued_update(message_ids=ids, attempt=attempt, values={"next_attempt_at": until}, returning="id")
+        for row in _queued_update(
+            message_ids=ids, attempt=attempt, values={"next_attempt_at": now + lease}, returning="id"
+        )
     }
 
 

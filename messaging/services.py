@@ -13,7 +13,7 @@ from accounts.models import Account
 from billing.services import credits_debit
 from smsplatform.errors import InvalidInput
 
-from .delivery import messages_submit, submit_lease
+from .delivery import first_attempt_lease, messages_submit, submit_lease
 from .errors import IdempotencyKeyReused, SandboxRecipientNotAllowed, SenderExists, SenderNotApproved
 from .models import IdempotencyKey, Message, SenderId, Tester
 from .phone import phone_normalize
@@ -70,7 +70,7 @@ def message_send(
         segments=count.segments,
         credits=count.segments,
         attempts=1,
-        next_attempt_at=timezone.now() + submit_lease(),
+        next_attempt_at=timezone.now() + first_attempt_lease(recipient),
     )
     charge = {
         "account_id": account_id,

@@ -114,7 +114,7 @@ class SmppGateway(BaseGateway):
         stream = stream_key(self.alias, PRIORITY if wait else BULK)
         pipeline = client.pipeline(transaction=False)
         for sms in messages:
-            pipeline.xadd(stream, entry_fields(message_id=sms.message_id, attempt=sms.attempt, reply=wait))
+            pipeline.xadd(stream, entry_fields(sms, reply=wait))
         pipeline.execute()
         results = [SubmitResult.pending()] * len(messages)
         if not wait:

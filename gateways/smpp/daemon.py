@@ -98,13 +98,18 @@ class Flight:
 
 
 class BindDaemon:
-    def __init__(self, *, gateways: list["SmppGateway"], store: Store, redis_url: str, instance: str = ""):
+    def __init__(
+        self, *, gateways: list["SmppGateway"], store: Store, redis_url: str, handoff_lease: float, instance: str = ""
+    ):
         self.store = store
+        self.handoff_lease = handoff_lease
         self.instance = instance or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
         self.workers = [BindWorker(self, gateway, number) for gateway in gateways for number in range(gateway.binds)]
         self.stopping = asyncio.Event()
-        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smppd-db")
+        # Reads (loading hand-offs) and writes (outcomes, receipts) on two connections, so that they overlap.
+        self._db_read = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smppd-db-read")
+        self._db_write = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smppd-db-write")
         self._outcomes: list[tuple[str, Handoff, OutboundSms, SubmitResult]] = []
         self._deliveries: list[tuple[SmppSession, Pdu, Receipt | InboundSms]] = []
         # Entries with an outcome not yet acknowledged: a worker re-reading its pending entries skips them.
@@ -130,7 +135,8 @@ class BindDaemon:
         await writer
         await self.redis.delete(instance_key(self.instance))
         await self.redis.aclose()
-        self._db.shutdown(wait=True)
+        self._db_read.shutdown(wait=True)
+        self._db_write.shutdown(wait=True)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -140,9 +146,11 @@ class BindDaemon:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
 
-    async def db(self, function: Callable, *args):
-        """Run a store call in the database thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._db, function, *args)
+    async def db_read(self, function: Callable, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._db_read, function, *args)
+
+    async def db_write(self, function: Callable, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._db_write, function, *args)
 
     # --- Outcomes, receipts, inbound: one writer -------------------------------------------------------
 
@@ -173,7 +181,7 @@ class BindDaemon:
     async def _record(self, batch: list[tuple[str, Handoff, OutboundSms, SubmitResult]]) -> None:
         while True:  # an outcome is never dropped: its entry stays pending until it is recorded
             try:
-                await self.db(self.store.record, [(alias, sms, result) for alias, _, sms, result in batch])
+                await self.db_write(self.store.record, [(alias, sms, result) for alias, _, sms, result in batch])
                 break
             except Exception:
                 logger.exception("Recording %d outcome(s) failed; trying again", len(batch))
@@ -209,9 +217,9 @@ class BindDaemon:
         status = Status.ESME_ROK
         try:
             if receipts:
-                await self.db(self.store.store_receipts, receipts)
+                await self.db_write(self.store.store_receipts, receipts)
             if inbound:
-                await self.db(self.store.store_inbound, inbound)
+                await self.db_write(self.store.store_inbound, inbound)
         except Exception:
             logger.exception("Storing %d receipt(s) and inbound message(s) failed", len(batch))
             status = Status.ESME_RX_T_APPN  # not stored: the SMSC delivers them again later
@@ -385,8 +393,8 @@ class BindWorker:
                     for entry_id, fields in entries
                     if fields  # a pending entry deleted meanwhile comes back empty
                 ]
+                await self._load(handoffs, first_read=not pending)
                 pending = pending and bool(handoffs)
-                await self._load(handoffs)
             except RedisError:
                 logger.exception("%s bind %d: reading hand-offs failed", self.alias, self.number)
                 await asyncio.sleep(1)
@@ -415,19 +423,28 @@ class BindWorker:
                            len(claimed))  # fmt: skip
         return claimed
 
-    async def _load(self, handoffs: list[Handoff]) -> None:
+    async def _load(self, handoffs: list[Handoff], *, first_read: bool = False) -> None:
+        """Queue the hand-offs whose message is still due. A single send read for the first time within its
+        lease is sent as handed over; the others are read from the database."""
         # An entry re-read while its outcome waits to be acknowledged is done already.
         handoffs = [handoff for handoff in handoffs if handoff.entry_id not in self.daemon.unacknowledged]
-        if not handoffs:
-            return
-        while True:
+        lease = self.daemon.handoff_lease
+        due = {
+            (handoff.message_id, handoff.attempt): sms
+            for handoff in handoffs
+            if first_read and (sms := handoff.current(lease)) is not None
+        }
+        unsure = [handoff for handoff in handoffs if (handoff.message_id, handoff.attempt) not in due]
+        while unsure:
             try:
-                messages = await self.daemon.db(self.daemon.store.load, handoffs)
+                due.update(
+                    ((sms.message_id, sms.attempt), sms)
+                    for sms in await self.daemon.db_read(self.daemon.store.load, unsure)
+                )
                 break
             except Exception:
-                logger.exception("%s bind %d: loading %d message(s) failed", self.alias, self.number, len(handoffs))
+                logger.exception("%s bind %d: loading %d message(s) failed", self.alias, self.number, len(unsure))
                 await asyncio.sleep(1)
-        due = {(sms.message_id, sms.attempt): sms for sms in messages}
         skipped = []
         for handoff in handoffs:  # priority entries come first in each read
             sms = due.pop((handoff.message_id, handoff.attempt), None)

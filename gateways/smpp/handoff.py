@@ -3,8 +3,10 @@
 Per gateway alias, two streams read by the consumer group GROUP: `priority` (single sends, whose
 request waits) before `bulk` (campaign batches). An entry names the message and its attempt; the
 bind process reads the message from the database, so an entry made for an earlier attempt is stale
-and skipped. An entry is acknowledged and deleted once its outcome is recorded: a bind process that
-dies leaves its entries pending, and another claims them.
+and skipped. A single send's entry also carries the message itself, and the time it was handed over:
+read for the first time within half its lease, when nothing else can have claimed the message, it is
+sent without that read. An entry is acknowledged and deleted once its outcome is recorded: a bind
+process that dies leaves its entries pending, and another claims them (and reads them again).
 
 A request that waits for its outcome BLPOPs `reply_key(message id)`, which the bind process pushes
 after recording. Each bind publishes its state under `bind_state_key` (a few seconds' TTL), which the
@@ -12,9 +14,10 @@ web side reads to know whether the gateway can take messages at all.
 """
 
 import json
+import time
 from dataclasses import dataclass
 
-from ..base import SubmitResult, SubmitStatus
+from ..base import OutboundSms, SubmitResult, SubmitStatus
 
 GROUP = "smppd"
 PRIORITY, BULK = "priority", "bulk"
@@ -51,14 +54,26 @@ class Handoff:
     message_id: str
     attempt: int
     reply: bool  # a request waits for the outcome
+    sms: OutboundSms | None = None  # the message as handed over (single sends)
+    handed_at: float = 0.0  # time.time() of the hand-off
 
     @classmethod
     def from_entry(cls, stream: str, entry_id: str, fields: dict) -> "Handoff":
-        return cls(stream, entry_id, fields["m"], int(fields["a"]), fields.get("r") == "1")
+        attempt = int(fields["a"])
+        sms = OutboundSms(fields["m"], *json.loads(fields["s"]), attempt=attempt) if "s" in fields else None
+        return cls(stream, entry_id, fields["m"], attempt, fields.get("r") == "1", sms, float(fields.get("t", 0)))
+
+    def current(self, lease: float) -> OutboundSms | None:
+        """The message as handed over, while nothing else can have claimed it (within half its lease)."""
+        return self.sms if time.time() - self.handed_at < lease / 2 else None
 
 
-def entry_fields(*, message_id: str, attempt: int, reply: bool) -> dict[str, str]:
-    return {"m": message_id, "a": str(attempt), "r": "1" if reply else "0"}
+def entry_fields(sms: OutboundSms, *, reply: bool) -> dict[str, str]:
+    """A hand-off entry; one that waits for its outcome (a single send) carries the message itself."""
+    fields = {"m": sms.message_id, "a": str(sms.attempt), "r": "1" if reply else "0"}
+    if reply:
+        fields.update(s=json.dumps([sms.recipient, sms.sender, sms.text, sms.encoding]), t=repr(time.time()))
+    return fields
 
 
 def reply_encode(result: SubmitResult) -> str:

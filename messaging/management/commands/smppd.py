@@ -35,7 +35,13 @@ class Command(BaseCommand):
         asyncio.run(self._run(configured, instance))
 
     async def _run(self, configured: list, instance: str) -> None:
-        daemon = BindDaemon(gateways=configured, store=DatabaseStore(), redis_url=settings.REDIS_URL, instance=instance)
+        daemon = BindDaemon(
+            gateways=configured,
+            store=DatabaseStore(),
+            redis_url=settings.REDIS_URL,
+            handoff_lease=settings.SMS_HANDOFF_LEASE,
+            instance=instance,
+        )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, daemon.stop)
