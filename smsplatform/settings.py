@@ -174,13 +174,13 @@ DEMO_API_KEY_FILE = Path(env.str("DEMO_API_KEY_FILE", default=str(VAR_DIR / "dem
 
 # --- Sending ----------------------------------------------------------------------
 # Gateways by alias, like CACHES: {"alias": {"BACKEND": dotted.path, "OPTIONS": {...}}}. JSON in the environment.
-SMS_GATEWAYS = env.json(
-    "SMS_GATEWAYS",
-    default={"default": {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"delivery_delay": 1.0}}},
-)
+# An empty value is unset too: docker compose passes `${SMS_GATEWAYS:-}` through.
+SMS_GATEWAYS = env.json("SMS_GATEWAYS", default="") or {
+    "default": {"BACKEND": "gateways.backends.fake.FakeGateway", "OPTIONS": {"delivery_delay": 1.0}}
+}
 SMS_DEFAULT_GATEWAY = env.str("SMS_DEFAULT_GATEWAY", default="default")
 # E.164 prefix → gateway aliases in order of preference (failover); the longest prefix wins. JSON in the environment.
-SMS_ROUTES = env.json("SMS_ROUTES", default={})
+SMS_ROUTES = env.json("SMS_ROUTES", default="") or {}
 # A gateway failing this many times in a row (in one process) is skipped by every process for a while.
 SMS_CIRCUIT_FAILURES = env.int("SMS_CIRCUIT_FAILURES", default=5)
 SMS_CIRCUIT_OPEN_SECONDS = env.int("SMS_CIRCUIT_OPEN_SECONDS", default=30)

@@ -10,6 +10,7 @@ from billing.models import Transaction
 from campaigns.models import Campaign
 from campaigns.services import campaign_batch, campaigns_start_due
 from messaging.models import Message
+from messaging.services import sender_review
 from tests.billing.test_concurrency import assert_ledger_matches
 from tests.factories import ContactFactory, GroupFactory, SenderIdFactory
 
@@ -285,3 +286,40 @@ def test_messages_out_of_attempts_fail_and_are_refunded(
     assert set(Message.objects.values_list("error", flat=True)) == {"The fake gateway is unavailable."}
     assert balance(account) == 100
     assert_ledger_matches(account.pk)
+
+
+def test_a_campaign_whose_sender_was_rejected_after_creation_cannot_be_sent(
+    api_client, create_campaign, account, members, sender
+):
+    campaign_id = create_campaign().json()["id"]
+    sender_review(sender=sender, approve=False, reason="Trademark")
+
+    response = api_client.post(url(campaign_id, "send"))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "sender_not_approved"
+    assert Campaign.objects.get(pk=campaign_id).status == "draft"
+    assert balance(account) == 100  # nothing reserved
+    assert not Message.objects.exists()
+
+
+def test_a_batch_pauses_a_campaign_whose_sender_is_withdrawn_and_it_resumes_once_approved_again(
+    api_client, create_campaign, account, members, sender, outbox
+):
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+    sender_review(sender=sender, approve=False, reason="Complaints")
+
+    assert campaign_batch(campaign_id=campaign_id) is None
+
+    body = api_client.get(url(campaign_id)).json()
+    assert (body["status"], body["status_reason"]) == ("paused", "Paused: the sender ID MyBrand is no longer approved.")
+    assert list(outbox) == []
+    assert api_client.post(url(campaign_id, "send")).json()["code"] == "sender_not_approved"
+
+    sender_review(sender=sender, approve=True)
+    body = api_client.post(url(campaign_id, "send")).json()
+    assert (body["status"], body["status_reason"]) == ("sending", "")
+    run_batches(campaign_id)
+    assert Campaign.objects.get(pk=campaign_id).status == "completed"
+    assert len(outbox) == 2
