@@ -169,12 +169,14 @@ class BindDaemon:
         while True:
             await self._work.wait()
             self._work.clear()
-            while self._outcomes:
-                batch, self._outcomes = self._outcomes[:WRITE_BATCH], self._outcomes[WRITE_BATCH:]
-                await self._record(batch)
-            if self._deliveries:
-                batch, self._deliveries = self._deliveries, []
-                await self._store_deliveries(batch)
+            # Bounded batches: one statement's size (and the process's memory) stays the same at any rate.
+            while self._outcomes or self._deliveries:
+                if self._outcomes:
+                    batch, self._outcomes = self._outcomes[:WRITE_BATCH], self._outcomes[WRITE_BATCH:]
+                    await self._record(batch)
+                if self._deliveries:
+                    batch, self._deliveries = self._deliveries[:WRITE_BATCH], self._deliveries[WRITE_BATCH:]
+                    await self._store_deliveries(batch)
             if self._closing and not self._outcomes and not self._deliveries:
                 return
 

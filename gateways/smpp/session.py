@@ -190,10 +190,13 @@ class SmppSession(asyncio.Protocol):
     async def submit(self, pdu: Pdu) -> asyncio.Future[Pdu]:
         """Wait for room in the window and for the pace, send, and return the future of the answer."""
         await self._window.acquire()
-        if not self.is_open:
+        try:
+            if not self.is_open:
+                raise SessionClosed("The link to the SMSC is closed.")
+            await self.pace.wait()
+        except BaseException:  # closed, or cancelled in the pace (a throttling pause is up to 5 s): nothing sent
             self._window.release()
-            raise SessionClosed("The link to the SMSC is closed.")
-        await self.pace.wait()
+            raise
         return self._send(pdu, windowed=True)
 
     def request(self, pdu: Pdu) -> asyncio.Future[Pdu]:
