@@ -63,7 +63,10 @@ RECLAIM_INTERVAL = 5.0
 RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
 BIND_REFUSED_WAIT = 60.0  # wrong credentials do not get better by retrying every second
 READ_AHEAD = 200  # messages loaded and waiting for the window, per bind
-WRITE_BATCH = 1000
+WRITE_BATCH = 500
+# Answered but not yet recorded outcomes at most: the binds take no new message beyond it. What a killed process
+# sends again is its windows plus these, so this bounds the duplicates of a crash even while the database is slow.
+UNRECORDED_MAX = 500
 THROTTLED_MAX = 20  # throttled answers to one message before it is given back for a later attempt
 STOP_DRAIN = 5.0  # seconds a stopping worker waits for the answers in its window
 
@@ -114,6 +117,9 @@ class BindDaemon:
         self._deliveries: list[tuple[SmppSession, Pdu, Receipt | InboundSms]] = []
         # Entries with an outcome not yet acknowledged: a worker re-reading its pending entries skips them.
         self.unacknowledged: set[str] = set()
+        self._unrecorded = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._work = asyncio.Event()
         self._closing = False
 
@@ -158,7 +164,14 @@ class BindDaemon:
         flight.done = True
         self.unacknowledged.add(flight.handoff.entry_id)
         self._outcomes.append((alias, flight.handoff, flight.sms, result))
+        self._unrecorded += 1
+        if self._unrecorded >= UNRECORDED_MAX:
+            self._room.clear()
         self._work.set()
+
+    async def room_to_record(self) -> None:
+        """Wait while UNRECORDED_MAX outcomes wait for the writer."""
+        await self._room.wait()
 
     def delivered(self, session: SmppSession, pdu: Pdu, item: Receipt | InboundSms) -> None:
         self._deliveries.append((session, pdu, item))
@@ -188,6 +201,9 @@ class BindDaemon:
             except Exception:
                 logger.exception("Recording %d outcome(s) failed; trying again", len(batch))
                 await asyncio.sleep(1)
+        self._unrecorded -= len(batch)
+        if self._unrecorded < UNRECORDED_MAX:
+            self._room.set()
         await self.acknowledge([handoff for _, handoff, _, _ in batch], replies=[
             (handoff, result) for _, handoff, _, result in batch if handoff.reply
         ])  # fmt: skip
@@ -469,6 +485,7 @@ class BindWorker:
 
     async def _submit(self) -> None:
         while True:
+            await self.daemon.room_to_record()
             flight = await self._ready.get()
             flight.part_ids = [None] * len(flight.pdus)
             self._flights.add(flight)
