@@ -1,11 +1,8 @@
 """The bind process (`manage.py smppd`) as a real subprocess on the test database and Redis, and a fake SMSC
 on loopback, for the end-to-end SMPP tests."""
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import uuid
 from contextlib import contextmanager
@@ -17,7 +14,7 @@ from django.conf import settings
 from gateways.smpp.fakesmsc import SmscConfig, run_in_thread
 from gateways.smpp.handoff import bind_state_key
 
-from .worker import ROOT, test_database_url, wait_until
+from .worker import process_running, test_database_url, wait_until
 
 
 def smpp_gateway(port: int, **options) -> dict:
@@ -56,26 +53,14 @@ def bind_process(tmp_path: Path, gateways: dict, *, instance: str = "", wait_bou
         SMS_DEFAULT_GATEWAY=next(iter(gateways)),
         **{key: str(value) for key, value in environment.items()},
     )
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    log_path = tmp_path / f"smppd-{instance or uuid.uuid4().hex[:6]}.log"
-    log = open(log_path, "w")  # noqa: SIM115 (closed below)
     command = [sys.executable, "manage.py", "smppd"] + (["--instance", instance] if instance else [])
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    process.log_path = log_path
-    try:
+    log_path = tmp_path / f"smppd-{instance or uuid.uuid4().hex[:6]}.log"
+    with process_running(command, env=env, log_path=log_path) as process:
         if wait_bound:
             for alias, config in gateways.items():
                 if config["BACKEND"].endswith("SmppGateway"):
                     wait_until(lambda alias=alias, config=config: all_bound(alias, config), timeout=30, log=log_path)
         yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                bind_process_kill(process)
-        log.close()
 
 
 def bind_states(alias: str, binds: int = 1) -> list[dict]:
@@ -85,13 +70,6 @@ def bind_states(alias: str, binds: int = 1) -> list[dict]:
 
 def all_bound(alias: str, config: dict) -> bool:
     return all(state.get("bound") for state in bind_states(alias, config["OPTIONS"].get("binds", 1)))
-
-
-def bind_process_kill(process: subprocess.Popen) -> None:
-    """SIGKILL, as a crashed machine or the OOM killer would: no unbind, nothing recorded on the way out."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 def redis_forget(alias: str) -> None:

@@ -48,11 +48,19 @@ def celery_worker(tmp_path: Path, *, beat: bool = False, concurrency: int = 1, g
                "--concurrency", str(concurrency), "--hostname", f"test-{os.getpid()}@%h"]  # fmt: skip
     if beat:
         command += ["--beat", "--schedule", str(tmp_path / "beat-schedule")]
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed below)
-    # Its own process group: `worker_kill` takes the pool's processes down with it.
+    with process_running(command, env=env, log_path=tmp_path / "worker.log") as process:
+        yield process
+
+
+@contextmanager
+def process_running(command: list[str], *, env: dict, log_path: Path):
+    """A platform process (a worker, the bind process) for the length of the block, its output in `log_path`;
+    SIGTERM at the end, SIGKILL if it does not stop within 20 s. Yields the Popen, with `log_path` on it."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 (closed below)
+    # Its own process group: `process_kill` takes a worker's pool processes down with it.
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    process.log_path = tmp_path / "worker.log"
+    process.log_path = log_path
     try:
         yield process
     finally:
@@ -61,12 +69,12 @@ def celery_worker(tmp_path: Path, *, beat: bool = False, concurrency: int = 1, g
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                worker_kill(process)
+                process_kill(process)
         log.close()
 
 
-def worker_kill(process: subprocess.Popen) -> None:
-    """SIGKILL the worker and its pool processes at once, as a crashed machine or the OOM killer would."""
+def process_kill(process: subprocess.Popen) -> None:
+    """SIGKILL the process and its children at once, as a crashed machine or the OOM killer would."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()

@@ -17,7 +17,7 @@ from gateways.backends.fake import SHARED_OUTBOX_KEY
 from messaging.models import Message
 from tests.billing.test_concurrency import assert_ledger_matches
 from tests.factories import AccountFactory, SenderIdFactory, api_key_for
-from tests.worker import broker_flush, celery_worker, wait_until, worker_kill
+from tests.worker import broker_flush, celery_worker, process_kill, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -59,7 +59,7 @@ def test_a_campaign_survives_a_killed_worker_sending_each_recipient_once(tmp_pat
     with celery_worker(tmp_path / "first", **worker_settings) as first:
         assert client.post(f"/api/v1/campaigns/{campaign_id}/send/").status_code == 202
         wait_until(lambda: Message.objects.filter(status="sent").count() >= RECIPIENTS // 4, log=first.log_path)
-        worker_kill(first)
+        process_kill(first)
     sent_before_the_kill = Message.objects.filter(status="sent").count()
     assert sent_before_the_kill < RECIPIENTS  # killed in the middle
 

@@ -18,14 +18,13 @@ from tests.billing.test_concurrency import assert_ledger_matches
 from tests.factories import ContactFactory, GroupFactory
 from tests.smppd import (
     bind_process,
-    bind_process_kill,
     bind_states,
     fake_smsc,
     redis_forget,
     smpp_gateway,
     unique_alias,
 )
-from tests.worker import wait_until
+from tests.worker import process_kill, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -287,7 +286,9 @@ def test_a_dropped_bind_reconnects_and_nothing_accepted_is_lost(api_client, acco
     assert_ledger_matches(account.pk)
 
 
-def test_killing_the_bind_process_mid_campaign_loses_nothing(api_client, account, sender, smpp, tmp_path, capsys):
+def test_killing_the_bind_process_mid_campaign_loses_nothing(
+    api_client, account, sender, smpp, tmp_path, capsys, settings
+):
     alias, smsc, first = smpp(response_delay=0.002, gateway={"window": 10})
     campaign_id = make_campaign(api_client, account, 600)
     deadline = time.monotonic() + 60
@@ -296,10 +297,8 @@ def test_killing_the_bind_process_mid_campaign_loses_nothing(api_client, account
         campaign_batch(campaign_id=campaign_id)
         time.sleep(0.02)
 
-    bind_process_kill(first)
+    process_kill(first)
     submitted_before = smsc.stats()["submit_sm"]
-    from django.conf import settings
-
     with bind_process(tmp_path, {alias: settings.SMS_GATEWAYS[alias]}):
         run_campaign(campaign_id, timeout=120)
 
@@ -321,7 +320,7 @@ def test_a_second_bind_process_takes_the_binds_over_when_the_first_dies(api_clie
         assert state["instance"] != "standby"  # the first holds the bind; the standby waits
         assert smsc.stats()["binds"] == 1
 
-        bind_process_kill(first)
+        process_kill(first)
         killed = time.monotonic()
         wait_until(lambda: bind_states(alias)[0].get("instance") == "standby" and bind_states(alias)[0]["bound"],
                    timeout=20)  # fmt: skip
