@@ -123,7 +123,6 @@ def _gateway_send(alias: str, batch: list, *, wait: bool, deadline: float) -> li
         # The bind process owns a message it was handed until it records the outcome: lease it that long.
         leased = _handoff_lease(messages)
         messages = [message for message in messages if message.pk in leased]
-
     try:
         sent = gateway.send_messages(
             [outbound(message) for message in messages], timeout=max(deadline - time.monotonic(), 0), wait=wait
@@ -193,7 +192,8 @@ def _queued_update(*, message_ids: Sequence, attempt: int | None, values: dict, 
 def outcomes_record(outcomes: Iterable[Outcome]) -> dict[str, Recorded]:
     """Record what gateways answered: accepted → sent with its part ids, rejected (or out of attempts)
     → failed and refunded, retry/unknown → queued for the next attempt. Each transition is conditional
-    on the message still being queued in that attempt, so a repeated outcome changes nothing.
+    on the message still being queued — and, but for an acceptance, in that attempt: an SMSC that took
+    the message took it, and its receipt must find the part — so a repeated outcome changes nothing.
 
     Outcomes the bind process recorded already and hand-offs (pending) are skipped.
     Returns, per message changed, its status and the balance after its refund.
@@ -213,7 +213,9 @@ def outcomes_record(outcomes: Iterable[Outcome]) -> dict[str, Recorded]:
             waiting[outcome.attempt, outcome.gateway, result.error, result.error_code, delay].append(outcome.message_id)
     recorded: dict[str, Recorded] = {}
     for gateway, sent in accepted.items():
-        recorded.update(dict.fromkeys(_messages_mark_sent(gateway=gateway, outcomes=sent, now=now), Recorded("sent")))
+        recorded.update(
+            dict.fromkeys(_messages_mark_sent(gateway=gateway, outcomes=sent, now=now), Recorded(Message.Status.SENT))
+        )
     for (error, error_code, attempt), ids in failing.items():
         for message_id, balance in messages_fail(message_ids=ids, error=error, error_code=error_code, attempt=attempt):
             recorded[message_id] = Recorded(Message.Status.FAILED, balance)

@@ -143,6 +143,7 @@ class BindDaemon:
         await self.redis.aclose()
         self._db_read.shutdown(wait=True)
         self._db_write.shutdown(wait=True)
+        logger.info("smppd %s: stopped; every outcome recorded", self.instance)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -220,6 +220,19 @@ def test_a_callback_to_an_unknown_or_callbackless_gateway_is_a_403(anonymous_cli
     assert response.json()["code"] == "callback_refused"
 
 
+def test_a_customers_api_key_is_no_signature(api_client, sent_by_twilio):
+    response = api_client.post(
+        "/api/v1/gateways/twilio/status/",
+        urlencode(status_params(sent_by_twilio, "delivered")),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "callback_refused"
+    sent_by_twilio.refresh_from_db()
+    assert sent_by_twilio.status == "sent"
+
+
 def test_a_callback_that_is_not_a_form_is_a_415(anonymous_client, routed):
     response = anonymous_client.post("/api/v1/gateways/twilio/status/", {"MessageSid": "x"}, format="json")
 
