@@ -60,6 +60,9 @@ INSTANCE_TTL = 10.0  # a process not seen for this long is dead: its pending ent
 HEARTBEAT = 2.0  # leases, the instance key and the binds' state are refreshed this often
 CLAIM_IDLE = 60.0  # any entry pending this long without an outcome is claimed (a stuck worker)
 RECLAIM_INTERVAL = 5.0
+# Campaign messages waiting for the window are checked again this often: a campaign paused or cancelled
+# meanwhile sends no more of them (behind a slow or TPS-limited SMSC they could wait many seconds).
+RECHECK_INTERVAL = 0.5
 RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
 BIND_REFUSED_WAIT = 60.0  # wrong credentials do not get better by retrying every second
 READ_AHEAD = 200  # messages loaded and waiting for the window, per bind
@@ -288,6 +291,7 @@ class BindWorker:
         self._reference = random.randrange(256)
         self._flights: set[Flight] = set()  # submitted, not all answered
         self._ready: asyncio.Queue[Flight] = asyncio.Queue(maxsize=READ_AHEAD)
+        self._waiting: set[Flight] = set()  # in the ready queue
 
     async def run(self) -> None:
         delay = RECONNECT_FIRST
@@ -358,7 +362,7 @@ class BindWorker:
     async def _serve(self) -> None:
         session = self.session
         await self._try(self.heartbeat())
-        tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._submit())]
+        tasks = [asyncio.create_task(task) for task in (self._read(), self._submit(), self._recheck())]
         ends = [
             asyncio.ensure_future(session.closed),
             asyncio.create_task(self.lease_lost.wait()),
@@ -387,6 +391,7 @@ class BindWorker:
         while not self._ready.empty():
             flights.append(self._ready.get_nowait())
         self._flights.clear()
+        self._waiting.clear()
         for flight in flights:
             if not flight.done:
                 self.daemon.outcome(self.alias, flight, _unsent())
@@ -476,9 +481,36 @@ class BindWorker:
                 flight = Flight(handoff, sms, [])
                 self._finish(flight, SubmitResult.rejected(f"Cannot be sent over SMPP: {error}", "smpp:encoding"))
                 continue
-            await self._ready.put(Flight(handoff, sms, pdus))
+            flight = Flight(handoff, sms, pdus)
+            self._waiting.add(flight)
+            await self._ready.put(flight)
         if skipped:
             await self.daemon.acknowledge(skipped)
+
+    async def _recheck(self) -> None:
+        """Drop the waiting campaign messages that are no longer due (the store gives them back)."""
+        bulk = stream_key(self.alias, BULK)
+        while True:
+            await asyncio.sleep(RECHECK_INTERVAL)
+            waiting = [flight for flight in self._waiting if flight.handoff.stream == bulk]
+            if not waiting:
+                continue
+            try:
+                loaded = await self.daemon.db_read(self.daemon.store.load, [flight.handoff for flight in waiting])
+            except Exception:
+                logger.exception("%s bind %d: checking waiting messages failed", self.alias, self.number)
+                continue
+            due = {(sms.message_id, sms.attempt) for sms in loaded}
+            stopped = [
+                flight
+                for flight in waiting
+                if flight in self._waiting and (flight.handoff.message_id, flight.handoff.attempt) not in due
+            ]
+            for flight in stopped:
+                flight.done = True
+                self._waiting.discard(flight)
+            if stopped:
+                await self.daemon.acknowledge([flight.handoff for flight in stopped])
 
     def _next_reference(self) -> int:
         self._reference = (self._reference + 1) % 256
@@ -488,6 +520,9 @@ class BindWorker:
         while True:
             await self.daemon.room_to_record()
             flight = await self._ready.get()
+            self._waiting.discard(flight)
+            if flight.done:  # its campaign stopped while it waited
+                continue
             flight.part_ids = [None] * len(flight.pdus)
             self._flights.add(flight)
             for index in range(len(flight.pdus)):

@@ -10,7 +10,7 @@ from django.db.models import Count
 from accounts.models import Account
 from billing.services import credits_topup
 from campaigns.models import Campaign
-from campaigns.services import campaign_batch
+from campaigns.services import campaign_batch, campaigns_recover
 from gateways.smpp.daemon import UNRECORDED_MAX
 from gateways.smpp.pdu import Status
 from messaging.models import InboundMessage, Message
@@ -328,3 +328,27 @@ def test_a_second_bind_process_takes_the_binds_over_when_the_first_dies(api_clie
 
         assert send(api_client).json()["status"] == "sent"
     assert took_over < 10
+
+
+def test_cancelling_a_campaign_stops_the_messages_the_bind_process_holds_and_refunds_them(
+    api_client, account, sender, smpp
+):
+    _, smsc, _ = smpp(response_delay=0.02, gateway={"window": 1})  # about 50 a second
+    campaign_id = make_campaign(api_client, account, 100)
+    deadline = time.monotonic() + 30
+    while smsc.stats()["submit_sm"] < 10:  # the whole campaign is handed over; a few are sent
+        assert time.monotonic() < deadline
+        campaign_batch(campaign_id=campaign_id)
+        time.sleep(0.05)
+
+    assert api_client.post(f"/api/v1/campaigns/{campaign_id}/cancel/").json()["status"] == "cancelled"
+    wait_until(lambda: campaigns_recover() is not None and not Message.objects.filter(status="queued").exists(),
+               timeout=30)  # fmt: skip
+
+    submitted = smsc.stats()["submit_sm"]
+    time.sleep(0.5)
+    assert smsc.stats()["submit_sm"] == submitted  # nothing leaves any more
+    statuses = Counter(Message.objects.filter(campaign_id=campaign_id).values_list("status", flat=True))
+    assert statuses["sent"] + statuses["delivered"] == submitted
+    assert statuses["failed"] == 100 - submitted > 50
+    assert_ledger_matches(account.pk)
