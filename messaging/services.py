@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Account
+from billing.selectors import balance_get
 from billing.services import credits_debit
 from smsplatform.errors import InvalidInput
 
@@ -145,7 +145,7 @@ def message_submit(*, message: Message) -> int | None:
     if outcome.result.recorded:  # the bind process recorded it: read what it wrote
         message.refresh_from_db(fields=["status", "error", "error_code", "gateway", "sent_at"])
         if message.status == Message.Status.FAILED:
-            return Account.objects.values_list("sms_credits", flat=True).get(pk=message.account_id)
+            return balance_get(account_id=message.account_id)
     return None
 
 
