@@ -12,5 +12,5 @@ RECEIPTS_TASK = "messaging.tasks.receipts_apply"
 
 
 def receipts_apply_later(receipts: Sequence[Receipt], *, delay: float = 0) -> None:
-    """Queue delivery receipts to be applied by a worker, in `delay` seconds."""
+    """Queue delivery receipts to be applied by a worker, in `delay` seconds (at most TASK_COUNTDOWN_MAX)."""
     app.send_task(RECEIPTS_TASK, args=[[asdict(receipt) for receipt in receipts]], countdown=delay or None)

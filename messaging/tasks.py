@@ -57,7 +57,8 @@ def with_lock(name: str, timeout: int):
 @shared_task(ignore_result=True)
 @with_lock("messages_sweep", timeout=300)
 def messages_sweep() -> int:
-    """Re-enqueue queued messages whose retry task vanished (worker killed, broker flushed)."""
+    """Enqueue queued messages whose retry task vanished (worker killed, broker flushed) or that had none
+    (a retry due later than TASK_COUNTDOWN_MAX)."""
     overdue = timezone.now() - timedelta(seconds=settings.SMS_SWEEP_GRACE)
     message_ids = list(
         # Campaign messages are their campaign's batches' business (campaigns.tasks.campaigns_sweep).
