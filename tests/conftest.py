@@ -1,12 +1,19 @@
 import os
+from datetime import datetime
+from typing import NamedTuple
 
 import pytest
+from celery.signals import after_task_publish
 from django.conf import settings
+from django.utils import timezone
+from kombu.transport import memory
+from kombu.utils import json
 from rest_framework.test import APIClient
 
 from gateways.backends import fake
 from gateways.circuit import circuit_close, circuits_forget
 from messaging.selectors import sender_cache_clear
+from smsplatform.celery import app as celery_app
 
 from .factories import AccountFactory, SenderIdFactory, api_key_for
 
@@ -112,3 +119,54 @@ def gateway_mode(settings):
         }
 
     return set_mode
+
+
+class EnqueuedTask(NamedTuple):
+    name: str
+    args: list
+    kwargs: dict
+    countdown: float | None  # seconds from its publication to its ETA; None: to run at once
+
+
+@pytest.fixture
+def enqueued() -> list[EnqueuedTask]:
+    """The Celery tasks this test published, oldest first (to the in-memory broker, where no worker takes them)."""
+    tasks = []
+
+    def record(sender, body, headers, **_):
+        args, kwargs, _embed = json.loads(json.dumps(body))  # as a worker gets them, through the JSON serializer
+        eta = headers["eta"] and datetime.fromisoformat(headers["eta"])
+        tasks.append(EnqueuedTask(sender, args, kwargs, eta and (eta - timezone.now()).total_seconds()))
+
+    after_task_publish.connect(record, weak=False)
+    yield tasks
+    after_task_publish.disconnect(record)
+
+
+def celery_pools_forget() -> None:
+    """The Celery app keeps the connection and producer pools of the broker it first published to: forget them,
+    so that its next publish connects to the broker CELERY_BROKER_URL names then."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_broker_emptied():
+    yield
+    memory.Channel.queues.clear()  # kombu's in-memory broker: its queues are this process-wide dict
+    celery_pools_forget()  # back to the in-memory broker after a test that used `real_broker`
+
+
+@pytest.fixture
+def real_broker(settings):
+    """The platform's Redis broker instead of the in-memory one, for a test whose tasks a worker it starts
+    (`tests.worker.celery_worker`) must receive; workers started meanwhile are given the same broker. Returns a
+    function that moves both to another broker for the rest of the test, e.g. `real_broker(server.url(1))` on a
+    private redis-server (`tests.redis_server`)."""
+
+    def use(url: str) -> None:
+        settings.CELERY_BROKER_URL = url
+        celery_pools_forget()
+
+    use(settings.REAL_CELERY_BROKER_URL)
+    return use

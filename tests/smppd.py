@@ -14,7 +14,7 @@ from django.conf import settings
 from gateways.smpp.fakesmsc import SmscConfig, run_in_thread
 from gateways.smpp.handoff import bind_state_key
 
-from .worker import process_running, test_database_url, wait_until
+from .worker import broker_environment, process_running, test_database_url, wait_until
 
 
 def smpp_gateway(port: int, **options) -> dict:
@@ -49,6 +49,7 @@ def bind_process(tmp_path: Path, gateways: dict, *, instance: str = "", wait_bou
         DATABASE_URL=test_database_url(),
         REDIS_URL=settings.REDIS_URL,
         VAR_DIR=str(tmp_path),
+        **broker_environment(),
         SMS_GATEWAYS=json.dumps(gateways),
         SMS_DEFAULT_GATEWAY=next(iter(gateways)),
         **{key: str(value) for key, value in environment.items()},

@@ -9,6 +9,7 @@ from accounts.models import Account
 from billing.models import Transaction
 from campaigns.models import Campaign
 from campaigns.services import campaign_batch, campaigns_start_due
+from campaigns.tasks import campaign_batch_send
 from messaging.models import Message
 from messaging.services import sender_review
 from tests.billing.test_concurrency import assert_ledger_matches
@@ -26,6 +27,15 @@ def url(campaign_id, action: str = "") -> str:
 
 def balance(account) -> int:
     return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
+
+
+def batch_tasks(campaign_id, count: int) -> list[tuple]:
+    """`count` batch tasks of the campaign, to run at once, as `enqueued` lists them."""
+    return [("campaigns.tasks.campaign_batch_send", [campaign_id], None)] * count
+
+
+def name_args_countdown(enqueued) -> list[tuple]:
+    return [(task.name, task.args, task.countdown) for task in enqueued]
 
 
 def test_the_seed_example_creates_a_draft(create_campaign, group, members):
@@ -95,11 +105,16 @@ def test_a_sender_not_approved_is_a_403(create_campaign, account):
     assert create_campaign(sender_name="Pending").status_code == 403
 
 
-def test_send_reserves_snapshots_and_the_batches_complete_it(api_client, create_campaign, account, members, outbox):
+def test_send_reserves_snapshots_and_the_batches_complete_it(
+    api_client, create_campaign, account, members, outbox, settings, enqueued, django_capture_on_commit_callbacks
+):
+    settings.CAMPAIGN_PARALLEL_BATCHES = 3
     campaign_id = create_campaign().json()["id"]
 
-    response = api_client.post(url(campaign_id, "send"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(url(campaign_id, "send"))
 
+    assert name_args_countdown(enqueued) == batch_tasks(campaign_id, 3)  # once committed
     assert response.status_code == 202
     assert response.json()["status"] == "sending"
     assert response.json()["stats"] == {"recipients": 2, "queued": 2, "sent": 0, "delivered": 0, "failed": 0}
@@ -209,6 +224,29 @@ def test_messages_failing_for_now_wait_and_are_retried(api_client, create_campai
     assert Campaign.objects.get(pk=campaign_id).status == "completed"
 
 
+def test_a_batch_task_queues_the_next_at_once_after_a_batch_then_when_the_first_retry_is_due_then_none(
+    api_client, create_campaign, members, gateway_mode, enqueued, settings
+):
+    settings.SMS_RETRY_BASE_DELAY = 30
+    gateway_mode("fail")
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+
+    campaign_batch_send(campaign_id)  # submitted, and both wait out a backoff: no retry task of their own
+    campaign_batch_send(campaign_id)  # nothing due
+
+    [(name, args, next_batch), (_, _, after_the_backoff)] = name_args_countdown(enqueued)
+    assert (name, args, next_batch) == ("campaigns.tasks.campaign_batch_send", [campaign_id], None)
+    assert after_the_backoff == pytest.approx(30, abs=1)
+    gateway_mode("accept")
+    Message.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    enqueued.clear()
+    campaign_batch_send(campaign_id)  # sends both: the campaign is done
+
+    assert Campaign.objects.get(pk=campaign_id).status == "completed"
+    assert enqueued == []
+
+
 @pytest.mark.parametrize(
     ("status", "action"),
     [("completed", "pause"), ("completed", "cancel"), ("completed", "send"), ("cancelled", "send"),
@@ -225,17 +263,22 @@ def test_illegal_transitions_are_a_409(api_client, create_campaign, status, acti
     assert Campaign.objects.get(pk=campaign_id).status == status
 
 
-def test_a_scheduled_campaign_starts_when_due(api_client, create_campaign, account, members):
+def test_a_scheduled_campaign_starts_when_due(
+    api_client, create_campaign, account, members, enqueued, django_capture_on_commit_callbacks
+):
     later = timezone.now() + timedelta(hours=1)
     campaign_id = create_campaign(scheduled_at=later.isoformat()).json()["id"]
 
-    body = api_client.post(url(campaign_id, "send")).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        body = api_client.post(url(campaign_id, "send")).json()
 
     assert body["status"] == "scheduled"
+    assert enqueued == []  # no batch before its time
     assert balance(account) == 98  # reserved when sent
     assert campaigns_start_due() == []
     Campaign.objects.filter(pk=campaign_id).update(scheduled_at=timezone.now() - timedelta(seconds=1))
     assert [str(started) for started in campaigns_start_due()] == [campaign_id]
+    assert name_args_countdown(enqueued) == batch_tasks(campaign_id, 4)
     run_batches(campaign_id)
     assert Campaign.objects.get(pk=campaign_id).status == "completed"
 

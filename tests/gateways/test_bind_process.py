@@ -24,7 +24,7 @@ from tests.smppd import (
     smpp_gateway,
     unique_alias,
 )
-from tests.worker import process_kill, wait_until
+from tests.worker import broker_drain, process_kill, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -144,8 +144,9 @@ def test_a_permanent_refusal_fails_and_refunds_the_message_with_the_smpp_code(ap
     assert_ledger_matches(account.pk)
 
 
-def test_a_temporary_error_leaves_the_message_queued_for_its_next_attempt(api_client, account, sender, smpp):
+def test_a_temporary_error_leaves_the_message_queued_for_its_next_attempt(api_client, account, sender, smpp, enqueued):
     smpp(reject_prefixes=["26377"], reject_status=Status.ESME_RSYSERR)
+    broker_drain()  # what earlier tests' bind processes left there
 
     body = send(api_client).json()
 
@@ -153,6 +154,9 @@ def test_a_temporary_error_leaves_the_message_queued_for_its_next_attempt(api_cl
     message = Message.objects.get(pk=body["message_id"])
     assert (message.error_code, message.attempts) == ("smpp:ESME_RSYSERR", 1)
     assert message.next_attempt_at is not None
+    # The bind process recorded the outcome and queued the retry on the platform's broker, for a worker.
+    assert enqueued == []
+    assert broker_drain() == [("messaging.tasks.message_retry", [body["message_id"]])]
 
 
 def test_a_slow_smsc_answers_queued_in_time_and_the_outcome_is_recorded_when_it_comes(

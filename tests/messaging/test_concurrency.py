@@ -1,4 +1,4 @@
-"""Sends racing for the last credits and for one Idempotency-Key, on PostgreSQL, committing for real."""
+"""Sends racing for the last credits and for one Idempotency-Key, committing for real: on PostgreSQL and on SQLite."""
 
 import pytest
 from rest_framework.test import APIClient
@@ -24,7 +24,6 @@ def sending(secret: str, *, message: str, to: str | None = None, **headers):
     return send
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("text", "credits"), [("Hello!", 10), ("a" * 200, 20)], ids=["one-segment", "two-segments"])
 def test_thirty_sends_on_credit_for_ten_exactly_ten_succeed(text, credits):
@@ -42,7 +41,6 @@ def test_thirty_sends_on_credit_for_ten_exactly_ten_succeed(text, credits):
     assert balances_reported == sorted(credits - (n + 1) * (credits // 10) for n in range(10))
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_requests_with_one_idempotency_key_send_and_charge_once():
     account = AccountFactory(credits=100)

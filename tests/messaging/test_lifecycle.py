@@ -47,7 +47,7 @@ def test_a_retry_that_is_not_due_does_nothing(queued_message, gateway_mode, outb
     assert (queued_message.status, queued_message.attempts) == ("queued", 1)
 
 
-def test_retries_back_off_exponentially(queued_message, settings):
+def test_retries_back_off_exponentially(queued_message, settings, enqueued):
     delays = []
     for _ in range(3):
         make_due(queued_message)
@@ -58,6 +58,10 @@ def test_retries_back_off_exponentially(queued_message, settings):
 
     assert delays == [20, 40, 80]
     assert queued_message.attempts == 4
+    # Each failed retry queues the next for when it is due.
+    assert [(task.name, task.args, round(task.countdown)) for task in enqueued] == [
+        ("messaging.tasks.message_retry", [str(queued_message.pk)], delay) for delay in delays
+    ]
 
 
 def test_backoff_is_capped(queued_message, settings):
@@ -72,7 +76,7 @@ def test_backoff_is_capped(queued_message, settings):
     assert round((queued_message.next_attempt_at - before).total_seconds()) == 30
 
 
-def test_after_the_last_attempt_the_message_fails_and_is_refunded_once(queued_message, account, settings):
+def test_after_the_last_attempt_the_message_fails_and_is_refunded_once(queued_message, account, settings, enqueued):
     settings.SMS_SUBMIT_MAX_ATTEMPTS = 3
     for _ in range(4):
         make_due(queued_message)
@@ -84,6 +88,7 @@ def test_after_the_last_attempt_the_message_fails_and_is_refunded_once(queued_me
     refunds = Transaction.objects.filter(account=account, type="refund")
     assert [(row.amount, row.reference) for row in refunds] == [(1, str(queued_message.pk))]
     assert Account.objects.get(pk=account.pk).sms_credits == 100
+    assert len(enqueued) == 1  # the second attempt queued the third; the third, failing for good, nothing
 
 
 def test_a_rejection_on_retry_fails_and_refunds(queued_message, account, gateway_mode):
@@ -97,12 +102,14 @@ def test_a_rejection_on_retry_fails_and_refunds(queued_message, account, gateway
     assert Account.objects.get(pk=account.pk).sms_credits == 100
 
 
-def test_the_sweeper_picks_up_only_overdue_queued_messages(queued_message, settings):
+def test_the_sweeper_picks_up_only_overdue_queued_messages(queued_message, settings, enqueued):
     settings.SMS_SWEEP_GRACE = 60
     assert messages_sweep() == 0  # its retry is not even due yet
+    assert enqueued == []
 
     Message.objects.filter(pk=queued_message.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=61))
     assert messages_sweep() == 1
+    assert enqueued == [("messaging.tasks.message_retry", [str(queued_message.pk)], {}, None)]
 
 
 def test_the_sweeper_skips_while_another_run_holds_its_lock(queued_message):

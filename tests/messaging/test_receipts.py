@@ -155,3 +155,24 @@ def test_the_celery_task_takes_receipts_as_json(message):
 
     message.refresh_from_db()
     assert message.status == "delivered"
+
+
+def test_the_fake_gateways_delivery_report_is_a_task_that_delivers_the_message(
+    api_client, sender, gateway_mode, enqueued
+):
+    gateway_mode("accept", delivery_delay=2)
+    message_id = api_client.post(
+        "/api/v1/sms/send/", {"to": "0771234567", "sender": "MyBrand", "message": "Hi"}, format="json"
+    ).json()["message_id"]
+    part_id = MessagePart.objects.get(message_id=message_id).gateway_message_id
+
+    [task] = enqueued
+    assert (task.name, task.args) == (
+        "messaging.tasks.receipts_apply",
+        [[{"gateway": "default", "part_id": part_id, "status": "delivered", "error": "", "error_code": ""}]],
+    )
+    assert task.countdown == pytest.approx(2, abs=1)
+
+    receipts_apply_task.apply(args=task.args)  # as a worker would, two seconds later
+
+    assert Message.objects.get(pk=message_id).status == "delivered"

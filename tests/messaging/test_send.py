@@ -21,7 +21,7 @@ def balance(account) -> int:
     return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
 
 
-def test_send_answers_as_the_seed_shows(api_client, account, sender, outbox):
+def test_send_answers_as_the_seed_shows(api_client, account, sender, outbox, enqueued):
     response = send(api_client)
 
     assert response.status_code == 201
@@ -46,6 +46,7 @@ def test_send_answers_as_the_seed_shows(api_client, account, sender, outbox):
     debit = Transaction.objects.get(account=account, type="debit")
     assert (debit.amount, debit.balance_after, debit.reference) == (-1, 99, str(message.id))
     assert balance(account) == 99
+    assert enqueued == []  # sent, and this gateway reports no delivery: nothing left for a worker
 
 
 @pytest.mark.parametrize(
@@ -179,7 +180,7 @@ def test_insufficient_credits_is_a_402_and_writes_nothing(api_client, account, s
     assert Message.objects.count() == 1
 
 
-def test_a_rejected_message_is_failed_and_refunded_at_once(api_client, account, sender, gateway_mode):
+def test_a_rejected_message_is_failed_and_refunded_at_once(api_client, account, sender, gateway_mode, enqueued):
     gateway_mode("reject")
 
     body = send(api_client).json()
@@ -191,9 +192,12 @@ def test_a_rejected_message_is_failed_and_refunded_at_once(api_client, account, 
     refund = Transaction.objects.get(account=account, type="refund")
     assert (refund.amount, refund.balance_after, refund.reference) == (1, 100, str(message.id))
     assert balance(account) == 100
+    assert enqueued == []  # no retry
 
 
-def test_a_gateway_that_fails_for_now_leaves_the_message_queued_for_a_retry(api_client, account, sender, gateway_mode):
+def test_a_gateway_that_fails_for_now_leaves_the_message_queued_for_a_retry(
+    api_client, account, sender, gateway_mode, enqueued
+):
     gateway_mode("fail")
     before = timezone.now()
 
@@ -203,6 +207,9 @@ def test_a_gateway_that_fails_for_now_leaves_the_message_queued_for_a_retry(api_
     message = Message.objects.get()
     assert (message.status, message.attempts, message.error) == ("queued", 1, "The fake gateway is unavailable.")
     assert message.next_attempt_at >= before + timezone.timedelta(seconds=10)
+    [retry] = enqueued
+    assert (retry.name, retry.args) == ("messaging.tasks.message_retry", [str(message.id)])
+    assert retry.countdown == pytest.approx(10, abs=1)  # SMS_RETRY_BASE_DELAY
 
 
 def test_a_slow_gateway_times_out_into_queued(api_client, sender, gateway_mode, settings):

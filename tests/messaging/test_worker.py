@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from gateways.circuit import circuit_close
 from messaging.models import Message
 from tests.factories import AccountFactory, SenderIdFactory, api_key_for
 from tests.worker import broker_flush, celery_worker, wait_until
@@ -26,12 +27,13 @@ def send(client, index: int):
 
 
 def test_queued_messages_are_sent_after_the_broker_lost_their_retry_tasks(
-    sending_client, gateway_mode, settings, tmp_path
+    sending_client, gateway_mode, settings, tmp_path, real_broker
 ):
     settings.SMS_RETRY_BASE_DELAY = 1
     gateway_mode("fail")  # the gateway is down while the API takes the messages
     assert {send(sending_client, index).json()["status"] for index in range(5)} == {"queued"}
     broker_flush()  # their retry tasks are gone
+    circuit_close("default")  # and the gateway is back
 
     with celery_worker(tmp_path, beat=True, SMS_SWEEP_INTERVAL=1, SMS_SWEEP_GRACE=0, gateway_options={}):
         wait_until(lambda: not Message.objects.filter(status="queued").exists(), log=tmp_path / "worker.log")
@@ -40,7 +42,9 @@ def test_queued_messages_are_sent_after_the_broker_lost_their_retry_tasks(
     assert set(Message.objects.values_list("attempts", flat=True)) == {2}
 
 
-def test_retry_tasks_send_queued_messages_when_the_gateway_is_back(sending_client, gateway_mode, settings, tmp_path):
+def test_retry_tasks_send_queued_messages_when_the_gateway_is_back(
+    sending_client, gateway_mode, settings, tmp_path, real_broker
+):
     settings.SMS_RETRY_BASE_DELAY = 1
     gateway_mode("fail")
     send(sending_client, 1)
@@ -51,7 +55,7 @@ def test_retry_tasks_send_queued_messages_when_the_gateway_is_back(sending_clien
     assert Message.objects.get().attempts == 2
 
 
-def test_the_fake_gateway_reports_delivery_shortly_after_accepting(sending_client, gateway_mode, tmp_path):
+def test_the_fake_gateway_reports_delivery_shortly_after_accepting(sending_client, gateway_mode, tmp_path, real_broker):
     gateway_mode("accept", delivery_delay=0.2)
     message_id = send(sending_client, 1).json()["message_id"]
 
