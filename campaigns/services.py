@@ -4,6 +4,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +18,7 @@ from messaging.errors import SenderNotApproved
 from messaging.models import Message
 from messaging.segments import MAX_SEGMENTS, segment_count
 from messaging.selectors import sender_approved
+from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
 from smsplatform.errors import Conflict, InvalidInput
 
 from .models import Campaign
@@ -162,11 +164,15 @@ def _snapshot(*, campaign: Campaign) -> int:
 
 
 def campaign_dispatch(*, campaign_id) -> None:
-    """Hand a sending campaign to the workers: a few batch chains that share its messages."""
+    """Hand a sending campaign to the workers: a few batch chains that share its messages.
+
+    Without Redis it stays `sending` with no batch, and beat's campaigns_sweep dispatches it once Redis is back.
+    """
     from .tasks import campaign_batch_send  # the task module imports this one
 
-    for _ in range(settings.CAMPAIGN_PARALLEL_BATCHES):
-        campaign_batch_send.delay(str(campaign_id))
+    with contextlib.suppress(REDIS_UNREACHABLE):  # logged once per outage, by smsplatform.cache
+        for _ in range(settings.CAMPAIGN_PARALLEL_BATCHES):
+            redis_outage.guard_publish(partial(campaign_batch_send.delay, str(campaign_id)))
 
 
 def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:

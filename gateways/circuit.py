@@ -12,6 +12,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from smsplatform.cache import REDIS_UNREACHABLE
+
 logger = logging.getLogger(__name__)
 
 _consecutive_failures: dict[str, int] = {}
@@ -33,14 +35,17 @@ def circuit_failure(alias: str) -> None:
         _consecutive_failures[alias] = failures
         return
     _consecutive_failures.pop(alias, None)
+    # The breaker is an optimisation: without the cache the gateway stays in use.
+    try:
+        cache.set(_key(alias), 1, timeout=settings.SMS_CIRCUIT_OPEN_SECONDS)
+    except REDIS_UNREACHABLE:  # logged once per outage, by smsplatform.cache
+        return
+    except Exception:
+        logger.exception("Could not open the circuit of gateway %s", alias)
+        return
     logger.warning(
         "Gateway %s failed %d times in a row: skipped for %d s", alias, failures, settings.SMS_CIRCUIT_OPEN_SECONDS
     )
-    try:
-        cache.set(_key(alias), 1, timeout=settings.SMS_CIRCUIT_OPEN_SECONDS)
-    except Exception:  # the breaker is an optimisation: without the cache the gateway stays in use
-        logger.exception("Could not open the circuit of gateway %s", alias)
-        return
     global _open
     _open = (0.0, frozenset())  # read it back at once
 
@@ -55,6 +60,8 @@ def circuits_open() -> frozenset[str]:
     try:
         found = cache.get_many([_key(alias) for alias in settings.SMS_GATEWAYS])
         aliases = frozenset(key.removeprefix("circuit:open:") for key in found)
+    except REDIS_UNREACHABLE:  # logged once per outage, by smsplatform.cache: every circuit counts as closed
+        aliases = frozenset()
     except Exception:
         logger.exception("Could not read the gateways' circuits: treating them as closed")
         aliases = frozenset()

@@ -3,12 +3,14 @@ receipts applied. One place for every caller: single sends, retries, campaign ba
 process (`manage.py smppd`), which records the outcomes of the messages handed to it.
 """
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -20,6 +22,7 @@ from gateways.base import InboundSms, OutboundSms, Receipt, ReceiptStatus, Submi
 from gateways.circuit import circuit_failure, circuit_success
 from gateways.handler import gateways
 from gateways.router import usable_routes
+from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
 
 from .models import InboundMessage, Message, MessagePart, UnmatchedReceipt
 
@@ -327,7 +330,7 @@ def messages_fail(
 
 def _messages_wait(*, message_ids: list, attempt: int, gateway: str, error: str, error_code: str, delay: int) -> list:
     """Queue messages for their next attempt in `delay` seconds; a message sent on its own gets a retry
-    task (a campaign's next batch picks up its own)."""
+    task, or the sweeper's attention for a long delay (a campaign's next batch picks up its own)."""
     from .tasks import message_retry  # the task module imports this one
 
     rows = _queued_update(
@@ -338,9 +341,14 @@ def _messages_wait(*, message_ids: list, attempt: int, gateway: str, error: str,
         returning="id, campaign_id",
     )  # fmt: skip
     waiting = [str(Message._meta.pk.to_python(message_id)) for message_id, _ in rows]
-    for message_id, (_, campaign_id) in zip(waiting, rows, strict=True):
-        if campaign_id is None:
-            message_retry.apply_async(args=[message_id], countdown=delay)
+    # Without Redis there is no retry task, but the next attempt is recorded (next_attempt_at): beat's
+    # messages_sweep submits the message once Redis is back. (The outage is logged once, by smsplatform.cache.)
+    with contextlib.suppress(REDIS_UNREACHABLE):
+        for message_id, (_, campaign_id) in zip(waiting, rows, strict=True):
+            # A retry due later than a task may wait in a worker (TASK_COUNTDOWN_MAX) would come early and do
+            # nothing: it gets no task, and the sweeper submits it once overdue.
+            if campaign_id is None and delay <= settings.TASK_COUNTDOWN_MAX:
+                redis_outage.guard_publish(partial(message_retry.apply_async, args=[message_id], countdown=delay))
     return waiting
 
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import redis
 from django.conf import settings
 
+from smsplatform.cache import REDIS_UNREACHABLE, GuardedRedis
+
 from ..base import BaseGateway, OutboundSms, SubmitResult
 from ..smpp.handoff import (
     BULK,
@@ -36,16 +38,18 @@ from ..smpp.text import sms_parts
 BIND_STATE_REFRESH = 1.0  # seconds this process trusts what it read of the binds' state
 ROOM_POLL = 0.05
 
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[tuple[str, bool], redis.Redis] = {}
 _bind_states: dict[str, tuple[float, list[dict]]] = {}
 
 
-def _redis() -> redis.Redis:
-    client = _clients.get(settings.REDIS_URL)
+def _redis(*, waiting: bool = False) -> redis.Redis:
+    """The hand-off's Redis client; `waiting`: the one for BLPOP, whose socket outlives the longest wait."""
+    client = _clients.get((settings.REDIS_URL, waiting))
     if client is None:
-        # The socket outlives the longest BLPOP a request makes.
-        client = _clients[settings.REDIS_URL] = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=settings.SMS_SUBMIT_TIMEOUT + 5, socket_connect_timeout=2
+        client = _clients[settings.REDIS_URL, waiting] = GuardedRedis.from_url(
+            settings.REDIS_URL,
+            socket_connect_timeout=settings.REDIS_TIMEOUT,
+            socket_timeout=settings.SMS_SUBMIT_TIMEOUT + 1 if waiting else settings.REDIS_TIMEOUT,
         )
     return client
 
@@ -102,12 +106,38 @@ class SmppGateway(BaseGateway):
     def send_messages(
         self, messages: Sequence[OutboundSms], *, timeout: float, wait: bool = True
     ) -> list[SubmitResult]:
-        """Hand the messages to the bind process; with `wait`, wait for their outcomes until `timeout`."""
+        """Hand the messages to the bind process; with `wait`, wait for their outcomes until `timeout`.
+
+        Without Redis nothing can be handed over: every message is to be tried again (the next gateway of its
+        route at once, else the retry or the sweeper). Once handed over, a message is the bind process's: a
+        wait that Redis cuts short leaves it `pending`, and the bind process records its outcome.
+        """
         if not messages:
             return []
-        if not any(state.get("bound") for state in self.bind_states()):
-            return [SubmitResult.retry("No bind to the SMSC is up.", "gateway:unbound")] * len(messages)
         deadline = time.monotonic() + timeout
+        try:
+            if not any(state.get("bound") for state in self.bind_states()):
+                return [SubmitResult.retry("No bind to the SMSC is up.", "gateway:unbound")] * len(messages)
+            self._hand_over(messages, deadline=deadline, wait=wait)
+        except REDIS_UNREACHABLE:  # the way to the bind process (logged once per outage, by smsplatform.cache)
+            return [SubmitResult.retry("The gateway cannot be reached for now.", "gateway:handoff")] * len(messages)
+        results = [SubmitResult.pending()] * len(messages)
+        if not wait:
+            return results
+        client = _redis(waiting=True)
+        for index, sms in enumerate(messages):
+            left = deadline - time.monotonic()
+            if left < 0.01:  # BLPOP's 0 would wait for ever
+                break
+            try:
+                reply = client.blpop([reply_key(sms.message_id)], timeout=left)
+            except REDIS_UNREACHABLE:
+                break
+            if reply is not None:
+                results[index] = reply_decode(reply[1])
+        return results
+
+    def _hand_over(self, messages: Sequence[OutboundSms], *, deadline: float, wait: bool) -> None:
         client = _redis()
         if not wait:
             self._wait_for_room(client, deadline)
@@ -116,17 +146,6 @@ class SmppGateway(BaseGateway):
         for sms in messages:
             pipeline.xadd(stream, entry_fields(sms, reply=wait))
         pipeline.execute()
-        results = [SubmitResult.pending()] * len(messages)
-        if not wait:
-            return results
-        for index, sms in enumerate(messages):
-            left = deadline - time.monotonic()
-            if left < 0.01:  # BLPOP's 0 would wait for ever
-                break
-            reply = client.blpop([reply_key(sms.message_id)], timeout=left)
-            if reply is not None:
-                results[index] = reply_decode(reply[1])
-        return results
 
     def _wait_for_room(self, client: redis.Redis, deadline: float) -> None:
         """Campaign batches wait while the bulk lane holds max_backlog entries: the queue stays a few seconds

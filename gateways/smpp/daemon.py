@@ -126,13 +126,17 @@ class BindDaemon:
         self._work = asyncio.Event()
         self._closing = False
 
+    async def streams_create(self, alias: str) -> None:
+        """A gateway's hand-off streams and their consumer group, unless they exist."""
+        for lane in (PRIORITY, BULK):
+            with contextlib.suppress(ResponseError):  # BUSYGROUP: made by an earlier run
+                # From 0: entries handed over before the group existed are read too.
+                await self.redis.xgroup_create(stream_key(alias, lane), GROUP, id="0", mkstream=True)
+
     async def run(self) -> None:
         """Hold the binds until stop(); then drain, record what is left and let the binds go."""
-        for gateway in {worker.gateway.alias: worker.gateway for worker in self.workers}.values():
-            for lane in (PRIORITY, BULK):
-                with contextlib.suppress(ResponseError):  # BUSYGROUP: made by an earlier run
-                    # From 0: entries handed over before the group existed are read too.
-                    await self.redis.xgroup_create(stream_key(gateway.alias, lane), GROUP, id="0", mkstream=True)
+        for alias in {worker.gateway.alias for worker in self.workers}:
+            await self.streams_create(alias)
         writer = asyncio.create_task(self._write_loop())
         heartbeat = asyncio.create_task(self._heartbeat_loop())
         logger.info("smppd %s: %d bind(s) of %d gateway(s)", self.instance, len(self.workers), len(
@@ -419,6 +423,12 @@ class BindWorker:
                 ]
                 await self._load(handoffs, first_read=not pending)
                 pending = pending and bool(handoffs)
+            except ResponseError as error:
+                # NOGROUP, "no such key": Redis restarted without its data, and the streams went with it.
+                logger.warning("%s bind %d: reading hand-offs failed (%s): making the streams again if they are gone",
+                               self.alias, self.number, error)  # fmt: skip
+                await self._try(self.daemon.streams_create(self.alias))
+                await asyncio.sleep(1)
             except RedisError:
                 logger.exception("%s bind %d: reading hand-offs failed", self.alias, self.number)
                 await asyncio.sleep(1)

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import sys
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -9,11 +10,18 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from smsplatform.cache import REDIS_UNREACHABLE
 from smsplatform.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 SERVER_ERROR = {"error": "Internal server error.", "code": "server_error"}
+# What still needs Redis when it does not answer (docs/operations.md): a moment's outage, not a fault.
+SERVICE_UNAVAILABLE = {
+    "error": "A service the platform needs is unavailable for a moment. Try again shortly.",
+    "code": "service_unavailable",
+}
+SERVICE_UNAVAILABLE_RETRY_AFTER = "5"  # seconds: a Redis restart or failover takes a few
 
 
 def error_body(message: str, code: str, fields: dict | None = None) -> dict:
@@ -84,6 +92,13 @@ def api_exception_handler(exc, context) -> Response:
         )
     if isinstance(exc, exceptions.APIException):
         return _api_exception_response(exc)
+    if isinstance(exc, REDIS_UNREACHABLE):
+        logger.warning("%s answered 503: Redis does not answer (%s)", context.get("view").__class__.__name__, exc)
+        return Response(
+            SERVICE_UNAVAILABLE,
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": SERVICE_UNAVAILABLE_RETRY_AFTER},
+        )
     logger.exception("Unhandled exception in %s", context.get("view").__class__.__name__, exc_info=exc)
     return Response(SERVER_ERROR, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
@@ -106,4 +121,9 @@ def not_found(request, exception=None, **kwargs):
 
 
 def server_error(request):
+    # Django calls this while handling the exception, which sys.exc_info() still holds.
+    if isinstance(sys.exc_info()[1], REDIS_UNREACHABLE):
+        response = JsonResponse(SERVICE_UNAVAILABLE, status=503)
+        response["Retry-After"] = SERVICE_UNAVAILABLE_RETRY_AFTER
+        return response
     return JsonResponse(SERVER_ERROR, status=500)

@@ -1,7 +1,11 @@
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
+from accounts import services
 from accounts.keys import KEY_PREFIX, key_generate, key_is_well_formed
+from accounts.services import api_key_create
 
 AUTHENTICATED_ENDPOINTS = [
     ("get", "/api/v1/auth/keys/"),
@@ -59,8 +63,9 @@ def test_a_mistyped_key_fails_its_checksum():
 
 
 def test_a_mistyped_key_is_refused_without_a_database_query(db, django_assert_num_queries):
+    key = key_generate()
     client = APIClient()
-    client.credentials(HTTP_X_API_KEY=key_generate()[:-1] + "0")
+    client.credentials(HTTP_X_API_KEY=key[:-1] + ("1" if key[-1] == "0" else "0"))
 
     with django_assert_num_queries(0):
         assert client.get("/api/v1/billing/balance/").status_code == 401
@@ -70,3 +75,33 @@ def test_surrounding_whitespace_in_the_header_is_tolerated(api_client, api_key):
     api_client.credentials(HTTP_X_API_KEY=f"  {api_key} ")
 
     assert api_client.get("/api/v1/billing/balance/").status_code == 200
+
+
+def test_a_flood_of_one_unknown_key_costs_one_database_query_per_few_seconds(db, settings, django_assert_num_queries):
+    settings.API_KEY_UNKNOWN_CACHE_SECONDS = 1
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=key_generate())
+
+    with django_assert_num_queries(1):
+        assert client.get("/api/v1/billing/balance/").status_code == 401
+    with django_assert_num_queries(0):
+        assert {client.get("/api/v1/billing/balance/").status_code for _ in range(20)} == {401}
+    time.sleep(1.1)
+    with django_assert_num_queries(1):
+        assert client.get("/api/v1/billing/balance/").status_code == 401
+
+
+def test_a_key_works_at_once_though_its_secret_was_tried_and_cached_as_unknown(
+    account, monkeypatch, django_assert_num_queries
+):
+    secret = key_generate()
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    client.get("/api/v1/billing/balance/")
+    with django_assert_num_queries(0):
+        assert client.get("/api/v1/billing/balance/").status_code == 401
+    monkeypatch.setattr(services, "key_generate", lambda: secret)
+
+    api_key_create(account=account)
+
+    assert client.get("/api/v1/billing/balance/").status_code == 200

@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 
@@ -43,22 +44,42 @@ def test_health_is_503_when_no_route_can_deliver(db, settings):
     assert body["error"] == "No gateway can deliver messages now."
 
 
-def test_health_is_503_when_the_broker_is_down(db, settings):
+def test_health_is_degraded_when_the_broker_is_down(db, settings):
+    """The API serves on without the broker (sends are queued for the sweeper): a load balancer must keep it."""
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
     response = APIClient().get("/api/v1/health")
 
-    assert response.status_code == 503
+    assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["database"] == "ok"
-    assert body["broker"] == "unavailable"
-    assert body["code"] == "unavailable"
-    assert body["error"]
+    assert (body["status"], body["database"], body["broker"]) == ("degraded", "ok", "unavailable")
+
+
+def test_health_is_503_when_the_database_is_down(transactional_db):
+    database = connection.settings_dict
+    saved = dict(database)
+    connection.close()
+    # Nothing listens on port 1; SQLite cannot open a file in a folder that does not exist.
+    if connection.vendor == "postgresql":
+        database["PORT"] = 1
+    else:
+        database["NAME"] = "/nonexistent/db.sqlite3"
+    try:
+        response = APIClient().get("/api/v1/health")
+    finally:
+        connection.close()
+        database.clear()
+        database.update(saved)
+
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    body = response.json()
+    assert (body["status"], body["database"], body["code"]) == ("unavailable", "unavailable", "unavailable")
+    assert body["error"] == "The database is unavailable."
 
 
 @pytest.mark.redis
-def test_health_checks_the_real_redis_broker(db, settings):
+def test_health_checks_the_real_redis_broker(db, real_broker, settings):
     assert settings.CELERY_BROKER_URL.startswith("redis://")
 
     assert APIClient().get("/api/v1/health/").json()["broker"] == "ok"
