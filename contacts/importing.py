@@ -200,8 +200,8 @@ def _parse(row: ImportRow) -> tuple[str, str | None, str | None]:
 def import_rows(*, account_id, rows: Iterator[ImportRow], group_id: uuid.UUID | None = None) -> ImportResult:
     """Create the rows' new phones, update the names of those the account has, add all to the group.
 
-    One transaction: a refused or failed import leaves nothing behind. A phone that appears twice
-    is counted once, and its later rows win (name by name: an empty name never erases one).
+    One transaction: a refused or failed import leaves nothing behind. A phone that appears again
+    (in any form) is imported from its first valid row; each later row is a failed row that names it.
     """
     try:
         with transaction.atomic():
@@ -216,29 +216,29 @@ def import_rows(*, account_id, rows: Iterator[ImportRow], group_id: uuid.UUID | 
 
 def _import(*, account_id, rows: Iterator[ImportRow], group_id) -> ImportResult:
     result = ImportResult()
-    seen: set[str] = set()  # phones already counted, across batches
-    batch: dict[str, list] = {}  # phone → [first name, last name], in file order
+    first_rows: dict[str, int] = {}  # phone → the row it was imported from, across batches
+    batch: dict[str, tuple] = {}  # phone → (first name, last name), in file order
     for row in rows:
         try:
             phone, first_name, last_name = _parse(row)
         except ValueError as error:
             result.fail(row.row, str(error))
             continue
-        names = batch.get(phone)
-        if names is None:
-            batch[phone] = [first_name, last_name]
-            if len(batch) >= BATCH_SIZE:
-                _write(account_id=account_id, batch=batch, group_id=group_id, seen=seen, result=result)
-                batch = {}
-        else:
-            names[0] = first_name or names[0]
-            names[1] = last_name or names[1]
+        first_row = first_rows.get(phone)
+        if first_row is not None:
+            result.fail(row.row, f"Duplicate phone: {phone} is already in row {first_row}.")
+            continue
+        first_rows[phone] = row.row
+        batch[phone] = (first_name, last_name)
+        if len(batch) >= BATCH_SIZE:
+            _write(account_id=account_id, batch=batch, group_id=group_id, result=result)
+            batch = {}
     if batch:
-        _write(account_id=account_id, batch=batch, group_id=group_id, seen=seen, result=result)
+        _write(account_id=account_id, batch=batch, group_id=group_id, result=result)
     return result
 
 
-def _write(*, account_id, batch: dict[str, list], group_id, seen: set[str], result: ImportResult) -> None:
+def _write(*, account_id, batch: dict[str, tuple], group_id, result: ImportResult) -> None:
     new_ids, existing = _insert_new(account_id=account_id, batch=batch)
     now = timezone.now()
     changed = []
@@ -251,13 +251,8 @@ def _write(*, account_id, batch: dict[str, list], group_id, seen: set[str], resu
             changed.append(contact)
     if changed:
         Contact.objects.bulk_update(changed, ["first_name", "last_name", "updated_at"], batch_size=BATCH_SIZE)
-    for phone in batch:
-        if phone not in seen:
-            seen.add(phone)
-            if phone in new_ids:
-                result.created += 1
-            else:
-                result.updated += 1
+    result.created += len(new_ids)
+    result.updated += len(batch) - len(new_ids)
     if group_id is not None:
         _add_members(group_id=group_id, contact_ids=[*new_ids.values(), *(c.pk for c in existing.values())])
 
@@ -267,7 +262,7 @@ def _existing(*, account_id, phones: list[str]) -> dict[str, Contact]:
     return {contact.phone: contact for contact in contacts.only("id", "phone", "first_name", "last_name")}
 
 
-def _insert_new(*, account_id, batch: dict[str, list]) -> tuple[dict[str, uuid.UUID], dict[str, Contact]]:
+def _insert_new(*, account_id, batch: dict[str, tuple]) -> tuple[dict[str, uuid.UUID], dict[str, Contact]]:
     """Insert the batch's phones that the account does not have yet.
 
     Returns the new contacts' ids and the existing contacts, both by phone.
@@ -309,7 +304,7 @@ _PG_ADD_MEMBERS = f"""
 """
 
 
-def _pg_insert_new(*, account_id, batch: dict[str, list]) -> dict[str, uuid.UUID]:
+def _pg_insert_new(*, account_id, batch: dict[str, tuple]) -> dict[str, uuid.UUID]:
     rows = [
         {"phone": phone, "first_name": first_name or "", "last_name": last_name or ""}
         for phone, (first_name, last_name) in batch.items()

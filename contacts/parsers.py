@@ -1,12 +1,13 @@
 """Request bodies of the import, read without Django's in-memory limit (DATA_UPLOAD_MAX_MEMORY_SIZE)
 but never past CONTACTS_IMPORT_MAX_BYTES."""
 
-import json
+import io
 import tempfile
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
+
+from smsplatform.api.parsers import JsonParser
 
 from .errors import ImportTooLarge
 
@@ -42,20 +43,14 @@ class CsvParser(BaseParser):
 
 
 class ImportJsonParser(BaseParser):
-    """JSON like DRF's JSONParser, up to CONTACTS_IMPORT_MAX_BYTES instead of DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """JSON read as every other request's (JsonParser), up to CONTACTS_IMPORT_MAX_BYTES instead of
+    DATA_UPLOAD_MAX_MEMORY_SIZE.
 
-    (DRF reads a JSONParser's body through `request.body`, which enforces the smaller limit.)
+    Not a JSONParser itself: DRF reads a JSONParser's body through `request.body`, which enforces the smaller limit.
     """
 
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        body = b"".join(_chunks(stream))
-        try:
-            return json.loads(body, parse_constant=_no_constant)
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
+        body = io.BytesIO(b"".join(_chunks(stream)))
+        return JsonParser().parse(body, media_type, parser_context)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from messaging.apis import GatewayStatusCallbackApi
@@ -21,6 +22,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # People who open the site's root want the dashboard; the API documents itself at /api/v1/docs/.
+    # CSRF-exempt like the catch-all: a POST to / must not meet Django's HTML CSRF page.
+    path("", csrf_exempt(RedirectView.as_view(pattern_name="admin:index")), name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # Last: every other path is a JSON 404, also with DEBUG on (Django's would be an HTML page).

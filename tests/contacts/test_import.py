@@ -140,20 +140,60 @@ def test_only_the_first_100_errors_are_listed(api_client):
     assert body["errors"][-1]["row"] == 100
 
 
-def test_a_phone_twice_in_one_file_the_last_row_wins_counted_once(api_client, account):
-    text = "phone,first_name,last_name\n0771111111,First,Moyo\n+263771111111,Second,\n0772222222,Other,X\n"
+def test_a_phone_again_in_one_file_is_a_duplicate_row_and_the_first_row_is_imported(api_client, account):
+    text = (
+        "phone,first_name,last_name\n"
+        "0771111111,First,Moyo\n"  # row 1
+        "+263771111111,Second,\n"  # row 2: the same phone in another form
+        "0772222222,Other,X\n"  # row 3
+        f"0773333333,{'x' * 101},\n"  # row 4: failed, so row 5 is the first of its phone
+        "0773333333,Rudo,\n"  # row 5
+    )
 
-    assert result(post_csv(api_client, text)) == {"created": 2, "updated": 0, "failed": 0, "errors": []}
-    # Name by name: the later row's empty last name does not erase the earlier one.
-    assert contacts_of(account)["+263771111111"] == ("Second", "Moyo")
+    assert result(post_csv(api_client, text)) == {
+        "created": 3,
+        "updated": 0,
+        "failed": 2,
+        "errors": [
+            {"row": 2, "error": "Duplicate phone: +263771111111 is already in row 1."},
+            {"row": 4, "error": "Invalid first_name: Ensure this field has no more than 100 characters."},
+        ],
+    }
+    assert contacts_of(account) == {
+        "+263771111111": ("First", "Moyo"),
+        "+263772222222": ("Other", "X"),
+        "+263773333333": ("Rudo", ""),
+    }
 
 
-def test_duplicates_across_batches_are_counted_once(api_client, account, monkeypatch):
+def test_duplicates_across_batches_are_duplicate_rows(api_client, account, monkeypatch):
     monkeypatch.setattr(importing, "BATCH_SIZE", 2)
-    text = "phone,first_name\n0771111111,A\n0772222222,B\n0773333333,C\n0771111111,D\n0774444444,E\n"
+    text = "phone,first_name\n0771111111,A\n0772222222,B\n0773333333,C\n0771111111,D\n0774444444,E\n0772222222,F\n"
 
-    assert result(post_csv(api_client, text)) == {"created": 4, "updated": 0, "failed": 0, "errors": []}
-    assert contacts_of(account)["+263771111111"] == ("D", "")
+    assert result(post_csv(api_client, text)) == {
+        "created": 4,
+        "updated": 0,
+        "failed": 2,
+        "errors": [
+            {"row": 4, "error": "Duplicate phone: +263771111111 is already in row 1."},
+            {"row": 6, "error": "Duplicate phone: +263772222222 is already in row 2."},
+        ],
+    }
+    assert contacts_of(account)["+263771111111"] == ("A", "")
+
+
+def test_a_duplicate_of_an_existing_contact_updates_it_once(api_client, account):
+    ContactFactory(account=account, phone="+263771111111", first_name="Old", last_name="Moyo")
+
+    body = result(post_csv(api_client, "phone,first_name\n0771111111,New\n0771111111,Newer\n"))
+
+    assert body == {
+        "created": 0,
+        "updated": 1,
+        "failed": 1,
+        "errors": [{"row": 2, "error": "Duplicate phone: +263771111111 is already in row 1."}],
+    }
+    assert contacts_of(account) == {"+263771111111": ("New", "Moyo")}
 
 
 def test_an_existing_phone_updates_names_and_counts_as_updated(api_client, account):
@@ -251,6 +291,18 @@ def test_import_json(api_client, account):
         ],
     }
     assert contacts_of(account) == {"+263771111111": ("Tendai", "Moyo"), "+263772222222": ("", "")}
+
+
+def test_a_phone_again_in_json_is_a_duplicate_row(api_client, account):
+    body = {"contacts": [{"phone": "0771111111", "first_name": "A"}, {"phone": "00263771111111", "first_name": "B"}]}
+
+    assert result(post_json(api_client, body)) == {
+        "created": 1,
+        "updated": 0,
+        "failed": 1,
+        "errors": [{"row": 2, "error": "Duplicate phone: +263771111111 is already in row 1."}],
+    }
+    assert contacts_of(account) == {"+263771111111": ("A", "")}
 
 
 def test_json_with_a_lone_surrogate_is_a_row_error(api_client, account):
