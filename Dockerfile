@@ -14,23 +14,19 @@ RUN groupadd --system app && useradd --system --gid app --create-home --home-dir
 
 WORKDIR /app
 
-# Dependencies first, read from pyproject.toml alone: this layer is reused until they change.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, the exact versions and files of requirements.lock (`make lock` writes it from
+# pyproject.toml): every build installs the same ones, and this layer is reused until they change.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 # Then the project itself (its dependencies are already installed).
 COPY . .
 RUN pip install --no-deps . \
     && rm -rf build *.egg-info
 
-# Hashed, compressed static files for whitenoise. The settings refuse to load without a
-# SECRET_KEY when DEBUG is off: a throwaway one for this step only, never in the image's ENV.
-# VAR_DIR in /tmp: with no REDIS_URL the settings create a broker folder there.
-RUN SECRET_KEY=collectstatic-build-only-not-a-secret VAR_DIR=/tmp/build-var \
-        python manage.py collectstatic --noinput \
+# Hashed, compressed static files for whitenoise. VAR_DIR in /tmp: with no DATABASE_URL and no REDIS_URL
+# the settings keep a generated SECRET_KEY and a broker folder there, thrown away with it.
+RUN VAR_DIR=/tmp/build-var python manage.py collectstatic --noinput \
     && rm -rf /tmp/build-var \
     && mkdir -p /app/var \
     && chown app:app /app/var
@@ -39,5 +35,5 @@ USER app
 
 EXPOSE 8000
 
-# gunicorn reads the worker count from WEB_CONCURRENCY itself.
-CMD ["gunicorn", "smsplatform.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "4", "--access-logfile", "-"]
+# Settings in gunicorn.conf.py (read from the working directory): port 8000, WEB_CONCURRENCY workers.
+CMD ["gunicorn", "smsplatform.wsgi"]

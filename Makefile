@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell bin/find-python)
 PORT ?= 8000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint lock bench clean
 
 install: $(STAMP)
 
@@ -26,6 +26,13 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The exact versions (with the hashes of their files) the Docker image installs, resolved from pyproject.toml for
+# the image's Python on Linux. After changing the dependencies: make lock, and commit requirements.lock. It keeps
+# what is locked where pyproject.toml still allows it; `make lock LOCK_ARGS=--upgrade` takes the newest of all.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.13 --python-platform linux \
+		--custom-compile-command "make lock" --output-file requirements.lock $(LOCK_ARGS)
 
 bench: install
 	@for b in bench/[!_]*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done

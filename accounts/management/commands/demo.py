@@ -1,5 +1,3 @@
-import os
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -7,6 +5,7 @@ from accounts.keys import key_hash
 from accounts.models import Account, ApiKey
 from accounts.services import account_create, api_key_create
 from messaging.services import sender_add_approved
+from smsplatform.secret_files import secret_file_write
 
 DEMO_ACCOUNT = "Demo"
 DEMO_CREDITS = 100
@@ -34,9 +33,5 @@ class Command(BaseCommand):
             if ApiKey.objects.filter(account=account, key_hash=key_hash(secret), revoked_at__isnull=True).exists():
                 return secret
         _, secret = api_key_create(account=account, name="Demo")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secret + "\n")
-        os.chmod(path, 0o600)  # also when the file existed with a wider mode
+        secret_file_write(path=path, secret=secret)
         return secret
