@@ -1,23 +1,51 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from messaging.apis import MessageOutputSerializer
+from contacts.apis import GROUP_ID_EXAMPLE
+from messaging.apis import MESSAGE_EXAMPLE, MessageOutputSerializer
 from smsplatform.api.fields import StrictCharField, StrictUUIDField
 from smsplatform.api.pagination import Pagination, paginated_response
+from smsplatform.api.schema import error_response
 from smsplatform.api.views import AccountApi
 
 from .models import Campaign
 from .selectors import campaign_get, campaign_list, campaign_messages, campaign_stats
 from .services import campaign_cancel, campaign_create, campaign_pause, campaign_send
 
+CAMPAIGN_INPUT_EXAMPLE = {
+    "name": "March Promo",
+    "message": "Hi {name}, enjoy 20% off this week!",
+    "sender_name": "MyBrand",
+    "group_id": GROUP_ID_EXAMPLE,
+}
+CAMPAIGN_ID_EXAMPLE = "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f7a"
+CAMPAIGN_EXAMPLE = {
+    "id": CAMPAIGN_ID_EXAMPLE,
+    **CAMPAIGN_INPUT_EXAMPLE,
+    "status": "draft",
+    "status_reason": "",
+    "scheduled_at": None,
+    "created_at": "2026-11-24T14:16:30Z",
+    "started_at": None,
+    "finished_at": None,
+    "stats": {"recipients": 0, "queued": 0, "sent": 0, "delivered": 0, "failed": 0},
+    "estimated_credits": 250,
+}
+SENDING_EXAMPLE = CAMPAIGN_EXAMPLE | {
+    "status": "sending",
+    "started_at": "2026-11-24T14:20:00Z",
+    "stats": {"recipients": 250, "queued": 250, "sent": 0, "delivered": 0, "failed": 0},
+}
+INVALID_STATE = error_response("The campaign's status does not allow this (`invalid_state`).")
+
 
 class CampaignStatsSerializer(serializers.Serializer):
-    recipients = serializers.IntegerField()
+    recipients = serializers.IntegerField(help_text="Messages snapshotted when the campaign was sent.")
     queued = serializers.IntegerField()
-    sent = serializers.IntegerField()
+    sent = serializers.IntegerField(help_text="Every message a gateway took, also those since delivered or not.")
     delivered = serializers.IntegerField()
-    failed = serializers.IntegerField()
+    failed = serializers.IntegerField(help_text="Rejected, out of attempts, or cancelled.")
 
 
 class CampaignOutputSerializer(serializers.Serializer):
@@ -25,17 +53,17 @@ class CampaignOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     message = serializers.CharField()
     sender_name = serializers.CharField()
-    group_id = serializers.UUIDField()
-    status = serializers.CharField()
-    status_reason = serializers.CharField()
-    scheduled_at = serializers.DateTimeField()
+    group_id = serializers.UUIDField(allow_null=True, help_text="Null once the group is deleted.")
+    status = serializers.ChoiceField(choices=Campaign.Status.choices)
+    status_reason = serializers.CharField(help_text="Why the platform paused it; empty otherwise.")
+    scheduled_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
     stats = serializers.SerializerMethodField()
     estimated_credits = serializers.IntegerField()
 
-    @extend_schema(exclude=True)
+    @extend_schema_field(CampaignStatsSerializer)
     def get_stats(self, campaign) -> dict:
         return self.context["stats"][campaign.pk]
 
@@ -59,7 +87,13 @@ class CampaignListCreateApi(AccountApi):
         group_id = StrictUUIDField()
         scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
-    @extend_schema(operation_id="campaigns_list", responses=CampaignOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="campaigns_list",
+        summary="List campaigns",
+        description="The account's campaigns, newest first, paginated, with live stats.",
+        responses=CampaignOutputSerializer(many=True),
+        examples=[OpenApiExample("Campaign", value=SENDING_EXAMPLE, response_only=True)],
+    )
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(campaign_list(account_id=self.account_id), request, view=self)
@@ -67,8 +101,19 @@ class CampaignListCreateApi(AccountApi):
 
     @extend_schema(
         operation_id="campaigns_create",
+        summary="Create a campaign",
+        description="A `draft` to the group's members who have not opted out. `message` may use `{name}` (the first "
+        "name), `{first_name}`, `{last_name}` and `{phone}`; `{{` and `}}` are literal braces. `group_id` must be a "
+        "group of the account (400 otherwise).",
         request=CampaignCreateInputSerializer,
-        responses={201: CampaignOutputSerializer},
+        responses={
+            201: CampaignOutputSerializer,
+            403: error_response("`sender_name` is not an approved sender ID of the account (`sender_not_approved`)."),
+        },
+        examples=[
+            OpenApiExample("March Promo", value=CAMPAIGN_INPUT_EXAMPLE, request_only=True),
+            OpenApiExample("Draft", value=CAMPAIGN_EXAMPLE, response_only=True, status_codes=["201"]),
+        ],
     )
     def post(self, request):
         serializer = self.CampaignCreateInputSerializer(data=request.data)
@@ -78,7 +123,13 @@ class CampaignListCreateApi(AccountApi):
 
 
 class CampaignDetailApi(AccountApi):
-    @extend_schema(operation_id="campaigns_get", responses=CampaignOutputSerializer)
+    @extend_schema(
+        operation_id="campaigns_get",
+        summary="Get a campaign",
+        description="One campaign of the account, with live stats.",
+        responses=CampaignOutputSerializer,
+        examples=[OpenApiExample("Sending", value=SENDING_EXAMPLE, response_only=True)],
+    )
     def get(self, request, campaign_id):
         return campaign_response(campaign_get(account_id=self.account_id, campaign_id=campaign_id))
 
@@ -86,7 +137,20 @@ class CampaignDetailApi(AccountApi):
 class CampaignMessagesApi(AccountApi):
     pagination_class = Pagination.of("messages")
 
-    @extend_schema(operation_id="campaigns_messages", responses=MessageOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="campaigns_messages",
+        summary="List a campaign's messages",
+        description="Every message of the campaign with its recipient and status, paginated.",
+        responses=MessageOutputSerializer(many=True),
+        examples=[
+            OpenApiExample(
+                "Message",
+                value=MESSAGE_EXAMPLE
+                | {"message": "Hi John, enjoy 20% off this week!", "campaign_id": CAMPAIGN_ID_EXAMPLE},
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request, campaign_id):
         campaign = campaign_get(account_id=self.account_id, campaign_id=campaign_id)
         return paginated_response(
@@ -95,14 +159,43 @@ class CampaignMessagesApi(AccountApi):
 
 
 class CampaignSendApi(AccountApi):
-    @extend_schema(operation_id="campaigns_send", request=None, responses={202: CampaignOutputSerializer})
+    @extend_schema(
+        operation_id="campaigns_send",
+        summary="Send a campaign",
+        description="Reserves every recipient's credits and starts sending (`sending`), or waits for `scheduled_at` "
+        "(`scheduled`); resumes a `paused` campaign.",
+        request=None,
+        responses={
+            202: CampaignOutputSerializer,
+            400: error_response("A personalised message would be over 10 segments (`invalid`, `fields.message`)."),
+            402: error_response("The balance cannot pay for the recipients (`insufficient_credits`); nothing is sent."),
+            403: error_response("The sender ID is no longer approved (`sender_not_approved`)."),
+            409: INVALID_STATE,
+        },
+        examples=[OpenApiExample("Sending", value=SENDING_EXAMPLE, response_only=True, status_codes=["202"])],
+    )
     def post(self, request, campaign_id):
         campaign = campaign_send(campaign=campaign_get(account_id=self.account_id, campaign_id=campaign_id))
         return campaign_response(campaign, status.HTTP_202_ACCEPTED)
 
 
 class CampaignPauseApi(AccountApi):
-    @extend_schema(operation_id="campaigns_pause", request=None, responses=CampaignOutputSerializer)
+    @extend_schema(
+        operation_id="campaigns_pause",
+        summary="Pause a campaign",
+        description="A `sending` campaign becomes `paused`: no further message leaves until it is sent again.",
+        request=None,
+        responses={200: CampaignOutputSerializer, 409: INVALID_STATE},
+        examples=[
+            OpenApiExample("Paused", value=SENDING_EXAMPLE | {"status": "paused"}, response_only=True),
+            OpenApiExample(
+                "Completed",
+                value={"error": "A completed campaign cannot be paused.", "code": "invalid_state"},
+                response_only=True,
+                status_codes=["409"],
+            ),
+        ],
+    )
     def post(self, request, campaign_id):
         return campaign_response(
             campaign_pause(campaign=campaign_get(account_id=self.account_id, campaign_id=campaign_id))
@@ -110,7 +203,25 @@ class CampaignPauseApi(AccountApi):
 
 
 class CampaignCancelApi(AccountApi):
-    @extend_schema(operation_id="campaigns_cancel", request=None, responses=CampaignOutputSerializer)
+    @extend_schema(
+        operation_id="campaigns_cancel",
+        summary="Cancel a campaign",
+        description="No further message leaves, ever: queued messages fail and their credits are refunded.",
+        request=None,
+        responses={200: CampaignOutputSerializer, 409: INVALID_STATE},
+        examples=[
+            OpenApiExample(
+                "Cancelled",
+                value=SENDING_EXAMPLE
+                | {
+                    "status": "cancelled",
+                    "finished_at": "2026-11-24T14:21:00Z",
+                    "stats": {"recipients": 250, "queued": 0, "sent": 120, "delivered": 98, "failed": 130},
+                },
+                response_only=True,
+            )
+        ],
+    )
     def post(self, request, campaign_id):
         return campaign_response(
             campaign_cancel(campaign=campaign_get(account_id=self.account_id, campaign_id=campaign_id))

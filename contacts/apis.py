@@ -5,8 +5,8 @@ from dataclasses import asdict
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     inline_serializer,
@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from messaging.fields import PhoneNumberField
 from smsplatform.api.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from smsplatform.api.pagination import Pagination, paginated_response
-from smsplatform.api.schema import ERROR_REF
+from smsplatform.api.schema import DeleteWithBodySchema, error_response
 from smsplatform.api.views import AccountApi
 from smsplatform.errors import InvalidInput
 
@@ -42,17 +42,44 @@ from .services import (
 MAX_IDS = 10_000  # ids in one request (contact_ids, group_ids)
 
 
-def _error(description: str, **properties) -> OpenApiResponse:
-    """An error response for the schema: the Error shape, with the keys some errors add."""
-    schema = {"allOf": [ERROR_REF, {"type": "object", "properties": properties}]} if properties else ERROR_REF
-    return OpenApiResponse(response=schema, description=description)
-
-
-CONTACT_EXISTS = _error(
+CONTACT_EXISTS = error_response(
     "`contact_exists`: the account has a contact with this phone; `contact_id` is its id.",
     contact_id={"type": "string", "format": "uuid"},
 )
-GROUP_EXISTS = _error("`group_exists`: the account has a group with this name (in any case).")
+GROUP_EXISTS = error_response("`group_exists`: the account has a group with this name (in any case).")
+
+CONTACT_ID_EXAMPLE = "3f2b8c1d-6e4a-4b7c-9d8e-1a2b3c4d5e6f"
+GROUP_ID_EXAMPLE = "6a1f4e2b-9c3d-4e5f-8a7b-0c1d2e3f4a5b"
+CONTACT_INPUT_EXAMPLE = {"phone": "0771234567", "first_name": "John", "last_name": "Doe"}
+CONTACT_EXAMPLE = {
+    "id": CONTACT_ID_EXAMPLE,
+    "phone": "+263771234567",
+    "first_name": "John",
+    "last_name": "Doe",
+    "group_ids": [GROUP_ID_EXAMPLE],
+    "opted_out": False,
+    "created_at": "2026-11-24T14:16:30Z",
+    "updated_at": "2026-11-24T14:16:30Z",
+}
+CONTACT_EXISTS_EXAMPLE = OpenApiExample(
+    "Phone taken",
+    value={
+        "error": "This account already has a contact with phone +263771234567.",
+        "code": "contact_exists",
+        "contact_id": CONTACT_ID_EXAMPLE,
+    },
+    response_only=True,
+    status_codes=["409"],
+)
+GROUP_INPUT_EXAMPLE = {"name": "VIP customers", "description": "Spent over $500 this year"}
+GROUP_EXAMPLE = {
+    "id": GROUP_ID_EXAMPLE,
+    **GROUP_INPUT_EXAMPLE,
+    "contact_count": 250,
+    "created_at": "2026-11-24T14:16:30Z",
+}
+CSV_EXAMPLE = "phone,first_name,last_name\n0771234567,John,Doe\n0772345678,Jane,\n12345,,\n"
+MEMBERS_EXAMPLE = OpenApiExample("Contacts", value={"contact_ids": [CONTACT_ID_EXAMPLE]}, request_only=True)
 
 
 def _name_field(**kwargs) -> StrictCharField:
@@ -99,12 +126,21 @@ class ContactListCreateApi(AccountApi):
                 "search",
                 description="Part of a first or last name, or a number as typed (0771…, +263 77…, 1234567).",
             ),
-            OpenApiParameter("group_id", OpenApiTypes.UUID, description="Only members of this group."),
+            OpenApiParameter(
+                "group_id",
+                # Empty filters nothing, like no group_id at all.
+                {"type": "string", "anyOf": [{"format": "uuid"}, {"maxLength": 0}]},
+                description="Only members of this group.",
+            ),
         ],
+        summary="List contacts",
+        description="The account's contacts, newest first, paginated; `?search=` matches names and numbers, "
+        "`?group_id=` keeps a group's members.",
         responses={
             200: ContactOutputSerializer(many=True),
-            404: _error("`group_id` is not a group of this account (or not a UUID)."),
+            404: error_response("`group_id` is not a group of this account, or not a UUID."),
         },
+        examples=[OpenApiExample("Contact", value=CONTACT_EXAMPLE, response_only=True)],
     )
     def get(self, request):
         filters = self.ContactListFilterSerializer(data=request.query_params)
@@ -117,8 +153,15 @@ class ContactListCreateApi(AccountApi):
 
     @extend_schema(
         operation_id="contacts_create",
+        summary="Create a contact",
+        description="`phone` is stored in E.164. One contact per phone and account.",
         request=ContactCreateInputSerializer,
         responses={201: ContactOutputSerializer, 409: CONTACT_EXISTS},
+        examples=[
+            OpenApiExample("Contact", value=CONTACT_INPUT_EXAMPLE, request_only=True),
+            OpenApiExample("Created", value=CONTACT_EXAMPLE, response_only=True, status_codes=["201"]),
+            CONTACT_EXISTS_EXAMPLE,
+        ],
     )
     def post(self, request):
         serializer = self.ContactCreateInputSerializer(data=request.data)
@@ -139,7 +182,13 @@ class ContactDetailApi(AccountApi):
         opted_out = StrictBooleanField(required=False)
         group_ids = _id_list_field(default=list)
 
-    @extend_schema(operation_id="contacts_retrieve", responses=ContactOutputSerializer)
+    @extend_schema(
+        operation_id="contacts_retrieve",
+        summary="Get a contact",
+        description="One contact of the account, with its groups.",
+        responses=ContactOutputSerializer,
+        examples=[OpenApiExample("Contact", value=CONTACT_EXAMPLE, response_only=True)],
+    )
     def get(self, request, contact_id):
         return Response(ContactOutputSerializer(contact_get(account_id=self.account_id, contact_id=contact_id)).data)
 
@@ -153,21 +202,42 @@ class ContactDetailApi(AccountApi):
 
     @extend_schema(
         operation_id="contacts_update",
+        summary="Replace a contact",
+        description="Names and groups left out are emptied; `opted_out` changes only when given.",
         request=ContactUpdateInputSerializer,
         responses={200: ContactOutputSerializer, 409: CONTACT_EXISTS},
+        examples=[
+            OpenApiExample(
+                "Contact", value=CONTACT_INPUT_EXAMPLE | {"group_ids": [GROUP_ID_EXAMPLE]}, request_only=True
+            ),
+            OpenApiExample("Replaced", value=CONTACT_EXAMPLE, response_only=True),
+            CONTACT_EXISTS_EXAMPLE,
+        ],
     )
     def put(self, request, contact_id):
         return self._update(request, contact_id, partial=False)
 
     @extend_schema(
         operation_id="contacts_partial_update",
+        summary="Change a contact",
+        description="Changes the fields given; `group_ids`, when given, replaces the contact's groups.",
         request=ContactUpdateInputSerializer,
         responses={200: ContactOutputSerializer, 409: CONTACT_EXISTS},
+        examples=[
+            OpenApiExample("Opt out", value={"opted_out": True}, request_only=True),
+            OpenApiExample("Opted out", value=CONTACT_EXAMPLE | {"opted_out": True}, response_only=True),
+            CONTACT_EXISTS_EXAMPLE,
+        ],
     )
     def patch(self, request, contact_id):
         return self._update(request, contact_id, partial=True)
 
-    @extend_schema(operation_id="contacts_destroy", responses={204: None})
+    @extend_schema(
+        operation_id="contacts_destroy",
+        summary="Delete a contact",
+        description="Its group memberships go with it; the groups stay.",
+        responses={204: None},
+    )
     def delete(self, request, contact_id):
         contact_delete(contact=contact_get(account_id=self.account_id, contact_id=contact_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -188,15 +258,26 @@ class GroupListCreateApi(AccountApi):
 
     @extend_schema(
         operation_id="contacts_groups_list",
+        summary="List groups",
+        description="The account's groups, newest first, with their member counts.",
         responses=inline_serializer("GroupList", {"groups": GroupOutputSerializer(many=True)}),
+        examples=[OpenApiExample("Groups", value={"groups": [GROUP_EXAMPLE]}, response_only=True)],
     )
     def get(self, request):
         return Response({"groups": GroupOutputSerializer(group_list(account_id=self.account_id), many=True).data})
 
     @extend_schema(
         operation_id="contacts_groups_create",
+        summary="Create a group",
+        description="Group names are unique per account, in any case.",
         request=GroupCreateInputSerializer,
         responses={201: GroupOutputSerializer, 409: GROUP_EXISTS},
+        examples=[
+            OpenApiExample("Group", value=GROUP_INPUT_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Created", value=GROUP_EXAMPLE | {"contact_count": 0}, response_only=True, status_codes=["201"]
+            ),
+        ],
     )
     def post(self, request):
         serializer = self.GroupCreateInputSerializer(data=request.data)
@@ -211,15 +292,27 @@ class GroupDetailApi(AccountApi):
         name = StrictCharField(max_length=100, required=False)
         description = StrictCharField(max_length=255, allow_blank=True, required=False)
 
-    @extend_schema(operation_id="contacts_groups_retrieve", responses=GroupOutputSerializer)
+    @extend_schema(
+        operation_id="contacts_groups_retrieve",
+        summary="Get a group",
+        description="One group of the account, with its member count.",
+        responses=GroupOutputSerializer,
+        examples=[OpenApiExample("Group", value=GROUP_EXAMPLE, response_only=True)],
+    )
     def get(self, request, group_id):
         group = group_get(account_id=self.account_id, group_id=group_id, with_count=True)
         return Response(GroupOutputSerializer(group).data)
 
     @extend_schema(
         operation_id="contacts_groups_partial_update",
+        summary="Change a group",
+        description="Changes `name` and/or `description`.",
         request=GroupUpdateInputSerializer,
         responses={200: GroupOutputSerializer, 409: GROUP_EXISTS},
+        examples=[
+            OpenApiExample("Rename", value={"name": "Gold customers"}, request_only=True),
+            OpenApiExample("Renamed", value=GROUP_EXAMPLE | {"name": "Gold customers"}, response_only=True),
+        ],
     )
     def patch(self, request, group_id):
         group = group_get(account_id=self.account_id, group_id=group_id, with_count=True)
@@ -228,13 +321,20 @@ class GroupDetailApi(AccountApi):
         group = group_update(group=group, **serializer.validated_data)
         return Response(GroupOutputSerializer(group).data)
 
-    @extend_schema(operation_id="contacts_groups_destroy", responses={204: None})
+    @extend_schema(
+        operation_id="contacts_groups_destroy",
+        summary="Delete a group",
+        description="Its contacts stay; only the memberships go.",
+        responses={204: None},
+    )
     def delete(self, request, group_id):
         group_delete(group=group_get(account_id=self.account_id, group_id=group_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class GroupMembersApi(AccountApi):
+    schema = DeleteWithBodySchema()
+
     class GroupMembersInputSerializer(serializers.Serializer):
         contact_ids = _id_list_field(allow_empty=False)
 
@@ -245,8 +345,12 @@ class GroupMembersApi(AccountApi):
 
     @extend_schema(
         operation_id="contacts_groups_members_add",
+        summary="Add contacts to a group",
+        description="`added` counts the contacts that were not members yet. An id that is not a contact of the "
+        "account refuses the whole request.",
         request=GroupMembersInputSerializer,
         responses=inline_serializer("GroupMembersAdded", {"added": serializers.IntegerField()}),
+        examples=[MEMBERS_EXAMPLE, OpenApiExample("Added", value={"added": 1}, response_only=True)],
     )
     def post(self, request, group_id):
         group = group_get(account_id=self.account_id, group_id=group_id)
@@ -254,8 +358,12 @@ class GroupMembersApi(AccountApi):
 
     @extend_schema(
         operation_id="contacts_groups_members_remove",
+        summary="Remove contacts from a group",
+        description="The contacts stay. `removed` counts those that were members. An id that is not a contact of "
+        "the account refuses the whole request.",
         request=GroupMembersInputSerializer,
-        responses=inline_serializer("GroupMembersRemoved", {"removed": serializers.IntegerField()}),
+        responses={200: inline_serializer("GroupMembersRemoved", {"removed": serializers.IntegerField()})},
+        examples=[MEMBERS_EXAMPLE, OpenApiExample("Removed", value={"removed": 1}, response_only=True)],
     )
     def delete(self, request, group_id):
         group = group_get(account_id=self.account_id, group_id=group_id)
@@ -263,9 +371,10 @@ class GroupMembersApi(AccountApi):
 
 
 class ContactImportRowSerializer(serializers.Serializer):
-    phone = serializers.CharField()
-    first_name = serializers.CharField(required=False)
-    last_name = serializers.CharField(required=False)
+    # As loose as the import: a row without a valid phone is reported in `errors`, and the others are imported.
+    phone = serializers.CharField(required=False, allow_blank=True)
+    first_name = serializers.CharField(required=False, allow_blank=True)
+    last_name = serializers.CharField(required=False, allow_blank=True)
 
 
 @extend_schema_field(ContactImportRowSerializer(many=True))
@@ -289,6 +398,10 @@ class ContactImportApi(AccountApi):
 
     @extend_schema(
         operation_id="contacts_import",
+        summary="Import contacts",
+        description="A CSV file (multipart field `file`, or a `text/csv` body) with a header row naming `phone`, "
+        '`first_name` and `last_name`, or JSON `{"contacts": [...]}`; up to 100,000 rows. A row whose phone '
+        "exists updates that contact; bad rows are reported in `errors` (the first 100) and never stop the others.",
         parameters=[
             OpenApiParameter("group_id", OpenApiTypes.UUID, description="Add every imported contact to this group.")
         ],
@@ -311,10 +424,41 @@ class ContactImportApi(AccountApi):
                     ),
                 },
             ),
-            409: _error("`import_conflict`: the group was deleted during the import; nothing was imported."),
-            413: _error("`request_too_large`: the body is over CONTACTS_IMPORT_MAX_BYTES (20 MB)."),
-            415: _error("`unsupported_media_type`: send multipart/form-data, text/csv or application/json."),
+            409: error_response("`import_conflict`: the group was deleted during the import; nothing was imported."),
+            413: error_response("`request_too_large`: the body is over CONTACTS_IMPORT_MAX_BYTES (20 MB)."),
+            415: error_response("`unsupported_media_type`: send multipart/form-data, text/csv or application/json."),
         },
+        examples=[
+            OpenApiExample(
+                "JSON",
+                value={
+                    "contacts": [
+                        CONTACT_INPUT_EXAMPLE,
+                        {"phone": "0772345678", "first_name": "Jane"},
+                        {"phone": "12345"},
+                    ]
+                },
+                request_only=True,
+                media_type="application/json",
+            ),
+            OpenApiExample("CSV", value=CSV_EXAMPLE, request_only=True, media_type="text/csv"),
+            OpenApiExample(
+                "CSV file",
+                value={"file": CSV_EXAMPLE, "group_id": GROUP_ID_EXAMPLE},
+                request_only=True,
+                media_type="multipart/form-data",
+            ),
+            OpenApiExample(
+                "Imported",
+                value={
+                    "created": 2,
+                    "updated": 0,
+                    "failed": 1,
+                    "errors": [{"row": 3, "error": "Invalid phone: Enter a valid phone number."}],
+                },
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request):
         # Before the body is read: a request over the limit costs nothing.

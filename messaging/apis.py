@@ -1,7 +1,7 @@
 import re
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -11,34 +11,65 @@ from rest_framework.views import APIView
 from gateways.base import CallbackRefused
 from gateways.handler import gateways
 from smsplatform.api.fields import StrictCharField
+from smsplatform.api.schema import error_response
 from smsplatform.api.views import AccountApi
 from smsplatform.errors import Forbidden, InvalidInput
 
 from .delivery import receipts_apply
 from .fields import PhoneNumberField
-from .models import sender_name_validator
-from .segments import segment_count
+from .models import Message, SenderId, sender_name_validator
+from .segments import GSM7, UCS2, segment_count
 from .selectors import message_get, message_history, sender_list, tester_list
 from .services import message_send, sender_create
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+CHANNELS = [Message.CHANNEL]
+ENCODINGS = [GSM7, UCS2]
+
+SEND_EXAMPLE = {"to": "0771234567", "sender": "MyBrand", "message": "Hello!"}
+MESSAGE_ID_EXAMPLE = "a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+MESSAGE_EXAMPLE = {
+    "message_id": MESSAGE_ID_EXAMPLE,
+    "channel": "sms",
+    "recipient": "+263771234567",
+    "sender": "MyBrand",
+    "message": "Hello!",
+    "status": "delivered",
+    "segments": 1,
+    "credits": 1,
+    "campaign_id": None,
+    "error": "",
+    "error_code": "",
+    "created_at": "2026-11-24T14:16:30Z",
+    "sent_at": "2026-11-24T14:16:30Z",
+    "delivered_at": "2026-11-24T14:16:34Z",
+}
+SENDER_EXAMPLE = {
+    "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "name": "MyBrand",
+    "status": "pending",
+    "purpose": "Order notifications",
+    "created_at": "2026-11-24T14:16:30Z",
+    "reviewed_at": None,
+    "rejection_reason": "",
+}
 
 
 class MessageOutputSerializer(serializers.Serializer):
     message_id = serializers.UUIDField(source="id")
-    channel = serializers.CharField(source="CHANNEL")
-    recipient = serializers.CharField()
+    channel = serializers.ChoiceField(choices=CHANNELS, source="CHANNEL")
+    recipient = serializers.CharField(help_text="E.164.")
     sender = serializers.CharField()
     message = serializers.CharField(source="text")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Message.Status.choices)
     segments = serializers.IntegerField()
     credits = serializers.IntegerField()
-    campaign_id = serializers.UUIDField()
-    error = serializers.CharField()
-    error_code = serializers.CharField()
+    campaign_id = serializers.UUIDField(allow_null=True, help_text="Null for a single send.")
+    error = serializers.CharField(help_text="Why it failed or was not delivered; empty otherwise.")
+    error_code = serializers.CharField(help_text="`smpp:…`, `dlr:…`, `twilio:…` or `gateway:…`; empty otherwise.")
     created_at = serializers.DateTimeField()
-    sent_at = serializers.DateTimeField()
-    delivered_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True, help_text="When the final receipt came.")
 
 
 class MessageSendApi(AccountApi):
@@ -49,31 +80,73 @@ class MessageSendApi(AccountApi):
 
     @extend_schema(
         operation_id="sms_send",
+        summary="Send an SMS",
+        description="Charges one credit per segment and sends through the gateway of the recipient's prefix. "
+        "`status` is `sent` when the gateway took it during the request, `queued` when it is retried in the "
+        "background, `failed` when the gateway rejected it (its credits are refunded at once).",
         request=SendInputSerializer,
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
                 location=OpenApiParameter.HEADER,
                 required=False,
+                pattern=f"^{IDEMPOTENCY_KEY.pattern}$",
                 description="The same key and body within 24 hours replay the first answer; nothing more is sent.",
-            )
+            ),
+            OpenApiParameter(
+                "Idempotent-Replayed",
+                location=OpenApiParameter.HEADER,
+                response=[201],
+                description="`true` when the answer is the first one to the same Idempotency-Key, replayed.",
+            ),
         ],
         responses={
             201: inline_serializer(
                 "SendReceipt",
                 {
                     "message_id": serializers.UUIDField(),
-                    "channel": serializers.CharField(),
-                    "status": serializers.CharField(),
-                    "to": serializers.CharField(),
+                    "channel": serializers.ChoiceField(choices=CHANNELS),
+                    "status": serializers.ChoiceField(choices=Message.Status.choices),
+                    "to": serializers.CharField(help_text="As sent."),
                     "sender": serializers.CharField(),
-                    "sms_credits": serializers.IntegerField(),
-                    "recipient": serializers.CharField(),
+                    "sms_credits": serializers.IntegerField(help_text="The balance after this send."),
+                    "recipient": serializers.CharField(help_text="`to` in E.164."),
                     "segments": serializers.IntegerField(),
                     "credits_used": serializers.IntegerField(),
                 },
-            )
+            ),
+            402: error_response("The balance cannot pay for the message (`insufficient_credits`)."),
+            403: error_response(
+                "`sender` is not an approved sender ID of the account (`sender_not_approved`), or a sandbox account "
+                "sends to a number that is not one of its verified testers (`sandbox_recipient`)."
+            ),
+            409: error_response("The Idempotency-Key was used with another body (`idempotency_key_reused`)."),
         },
+        examples=[
+            OpenApiExample("Send", value=SEND_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Sent",
+                value={
+                    "message_id": MESSAGE_ID_EXAMPLE,
+                    "channel": "sms",
+                    "status": "sent",
+                    "to": "0771234567",
+                    "sender": "MyBrand",
+                    "sms_credits": 142,
+                    "recipient": "+263771234567",
+                    "segments": 1,
+                    "credits_used": 1,
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Insufficient credits",
+                value={"error": "Insufficient SMS credits.", "code": "insufficient_credits"},
+                response_only=True,
+                status_codes=["402"],
+            ),
+        ],
     )
     def post(self, request):
         serializer = self.SendInputSerializer(data=request.data)
@@ -100,17 +173,27 @@ class QuoteApi(AccountApi):
 
     @extend_schema(
         operation_id="sms_quote",
+        summary="Quote a message",
+        description="What sending the text would cost, and which characters force UCS-2. Spends nothing.",
         request=QuoteInputSerializer,
         responses=inline_serializer(
             "Quote",
             {
-                "encoding": serializers.ChoiceField(choices=["GSM-7", "UCS-2"]),
+                "encoding": serializers.ChoiceField(choices=ENCODINGS),
                 "characters": serializers.IntegerField(),
                 "segments": serializers.IntegerField(),
                 "credits": serializers.IntegerField(),
                 "non_gsm_characters": serializers.ListField(child=serializers.CharField()),
             },
         ),
+        examples=[
+            OpenApiExample("Quote", value={"message": "Hello!", "to": "0771234567"}, request_only=True),
+            OpenApiExample(
+                "GSM-7",
+                value={"encoding": "GSM-7", "characters": 6, "segments": 1, "credits": 1, "non_gsm_characters": []},
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request):
         serializer = self.QuoteInputSerializer(data=request.data)
@@ -130,7 +213,10 @@ class QuoteApi(AccountApi):
 class HistoryApi(AccountApi):
     @extend_schema(
         operation_id="sms_history",
+        summary="List recent messages",
+        description="The account's last 100 messages, newest first, campaign messages included.",
         responses=inline_serializer("History", {"messages": MessageOutputSerializer(many=True)}),
+        examples=[OpenApiExample("History", value={"messages": [MESSAGE_EXAMPLE]}, response_only=True)],
     )
     def get(self, request):
         messages = message_history(account_id=self.account_id)
@@ -138,7 +224,13 @@ class HistoryApi(AccountApi):
 
 
 class MessageDetailApi(AccountApi):
-    @extend_schema(operation_id="sms_message", responses=MessageOutputSerializer)
+    @extend_schema(
+        operation_id="sms_message",
+        summary="Get a message",
+        description="One message of the account, as in the history.",
+        responses=MessageOutputSerializer,
+        examples=[OpenApiExample("Delivered", value=MESSAGE_EXAMPLE, response_only=True)],
+    )
     def get(self, request, message_id):
         message = message_get(account_id=self.account_id, message_id=message_id)
         return Response(MessageOutputSerializer(message).data)
@@ -147,10 +239,10 @@ class MessageDetailApi(AccountApi):
 class SenderOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=SenderId.Status.choices)
     purpose = serializers.CharField()
     created_at = serializers.DateTimeField()
-    reviewed_at = serializers.DateTimeField()
+    reviewed_at = serializers.DateTimeField(allow_null=True, help_text="Null while pending.")
     rejection_reason = serializers.CharField()
 
 
@@ -161,13 +253,34 @@ class SenderListCreateApi(AccountApi):
 
     @extend_schema(
         operation_id="sms_senders_list",
+        summary="List sender IDs",
+        description="The account's sender IDs in every status, newest first. Only approved ones can send.",
         responses=inline_serializer("SenderList", {"senders": SenderOutputSerializer(many=True)}),
+        examples=[
+            OpenApiExample(
+                "Senders",
+                value={"senders": [SENDER_EXAMPLE | {"status": "approved", "reviewed_at": "2026-11-24T15:02:11Z"}]},
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         return Response({"senders": SenderOutputSerializer(sender_list(account_id=self.account_id), many=True).data})
 
     @extend_schema(
-        operation_id="sms_senders_create", request=SenderCreateInputSerializer, responses={201: SenderOutputSerializer}
+        operation_id="sms_senders_create",
+        summary="Request a sender ID",
+        description="Registers a sender ID as `pending`; staff approve or reject it. Name: 3 to 11 letters, digits, "
+        "spaces and `- + _ &`, at least one letter.",
+        request=SenderCreateInputSerializer,
+        responses={
+            201: SenderOutputSerializer,
+            409: error_response("The account has a sender ID with this name, in any case (`sender_exists`)."),
+        },
+        examples=[
+            OpenApiExample("Sender ID", value={"name": "MyBrand", "purpose": "Order notifications"}, request_only=True),
+            OpenApiExample("Pending", value=SENDER_EXAMPLE, response_only=True, status_codes=["201"]),
+        ],
     )
     def post(self, request):
         serializer = self.SenderCreateInputSerializer(data=request.data)
@@ -179,13 +292,30 @@ class SenderListCreateApi(AccountApi):
 class TesterOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     phone = serializers.CharField()
-    verified_at = serializers.DateTimeField()
+    verified_at = serializers.DateTimeField()  # only verified testers are listed
 
 
 class TesterListApi(AccountApi):
     @extend_schema(
         operation_id="sms_testers_list",
+        summary="List tester numbers",
+        description="The account's verified tester numbers: the only ones a sandbox account may send to.",
         responses=inline_serializer("TesterList", {"testers": TesterOutputSerializer(many=True)}),
+        examples=[
+            OpenApiExample(
+                "Testers",
+                value={
+                    "testers": [
+                        {
+                            "id": "9b2d4f6a-1c3e-4a5b-8d7f-2e4c6a8b0d1f",
+                            "phone": "+263771234567",
+                            "verified_at": "2026-11-24T14:16:30Z",
+                        }
+                    ]
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         return Response({"testers": TesterOutputSerializer(tester_list(account_id=self.account_id), many=True).data})
