@@ -56,12 +56,15 @@ def manage(env: dict, *args: str) -> str:
 
 
 def redis_flush() -> None:
-    subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
+    """Empty the cache's database and the broker's, the next one (smsplatform.settings: CELERY_BROKER_URL)."""
+    cache_db = int(REDIS_URL.rsplit("/", 1)[1])
+    for db in (cache_db, cache_db + 1):
+        subprocess.run(["redis-cli", "-u", REDIS_URL, "-n", str(db), "flushdb"], check=True, capture_output=True)
 
 
 @contextmanager
 def gunicorn(env: dict, *, port: int, workers: int, timeout: int | None = None):
-    """The platform's web processes as production runs them: gunicorn with sync workers.
+    """The platform's web processes as production runs them: gunicorn with its gunicorn.conf.py (gthread).
 
     `timeout`: seconds before gunicorn kills a worker busy with one request (its default is 30).
     """

@@ -6,9 +6,13 @@ PostgreSQL and Redis, as production and CI run it.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
+
+from smsplatform.secret_files import secret_file_get_or_create
 
 env = environ.Env()
 
@@ -19,12 +23,17 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
-        # A guessable key signs admin sessions and CSRF tokens: never in production.
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-used-with-debug-on"
+    if env.str("DATABASE_URL", default="") and not DEBUG:
+        # Production is given its key: one made up on a machine would differ between machines, and a known
+        # one would let anybody sign admin sessions and CSRF tokens.
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off and DATABASE_URL is set (production).")
+    # Embedded (or DEBUG): a random key made once and kept in VAR_DIR (mode 0600), so that `make run` and the
+    # README's commands work with DEBUG off, and sessions outlive a restart.
+    SECRET_KEY = secret_file_get_or_create(path=VAR_DIR / "secret_key", generate=get_random_secret_key)
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+# Enforced on every request (AllowedHostsMiddleware). This machine's names by default, so that `make run` serves
+# with DEBUG off too; production lists its public names.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -47,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a request for a host that is not ours goes no further (a JSON 400).
+    "smsplatform.api.middleware.AllowedHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before URL resolution: /path and /path/ reach the same view, with no redirect.
@@ -105,16 +116,41 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache ----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis holds no truth, so one that does not answer costs a request this long at most (to connect, or to answer),
+# then the platform does without it (docs/operations.md). A healthy Redis answers in well under a millisecond.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.5)
+# After a failure a process leaves Redis alone this long: one timeout per request, not one per cache read.
+REDIS_RETRY_INTERVAL = env.float("REDIS_RETRY_INTERVAL", default=2.0)
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "smsplatform.cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "smsplatform.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
+        }
+    }
 else:
     # Shared by the web process and the worker on one machine, unlike a per-process memory cache.
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": VAR_DIR / "cache"}
     }
 
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+
+def _redis_url_next_db(url: str) -> str:
+    """redis://host:6379/0 → redis://host:6379/1."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(f"Set CELERY_BROKER_URL: its database cannot be derived from REDIS_URL={url}.")
+    return parts._replace(path=f"/{int(parts.path.strip('/') or 0) + 1}").geturl()
+
+
+# The broker has a Redis database of its own, by default the one after the cache's: the cache's clear() is a
+# FLUSHDB, which must not take the queues with it. What else lives in Redis (the SMPP hand-off streams and
+# leases, beat's lock) stays in REDIS_URL's database, where every process looks for it.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or (
+    _redis_url_next_db(REDIS_URL) if REDIS_URL else "filesystem://"
+)
 if not REDIS_URL:
     # Kombu's filesystem transport: messages are files in one folder that the web process and
     # the worker share. It needs the folder to exist.
@@ -124,10 +160,33 @@ if not REDIS_URL:
         "data_folder_out": str(VAR_DIR / "broker"),
         "control_folder": str(VAR_DIR / "broker" / "control"),
     }
+# With Redis, a task that a worker took and did not finish (the worker was killed) is handed out again once it has
+# been held this long, waiting for its countdown and running: short, so that what a dead worker held is back within
+# minutes. A live worker must never hold a task that long, or it would run twice: no task is published with a
+# countdown longer than half of it (smsplatform.celery.App.send_task; a retry due later is left to the sweeper), and
+# the tasks that are acknowledged late (messaging.tasks.RELIABLE) run for seconds.
+visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+if visibility_timeout < 20:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be at least 20 (seconds): half of it must outlast a submit to a gateway."
+    )
+TASK_COUNTDOWN_MAX = visibility_timeout // 2
 if REDIS_URL:
-    # A task a worker took (acks_late) and never finished is handed out again after this long:
-    # longer than any task runs, and than a retry's countdown, or a task would run twice for nothing.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": visibility_timeout,
+        # Every worker looks for such tasks every 10 s (a timer each second, a scan each tenth), not kombu's 100 s.
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 10,
+    }
+if REDIS_URL:
+    # A broker that does not answer (a hung server, a network cut) fails a publish within REDIS_TIMEOUT, where
+    # kombu would wait for ever: no request hangs on it.
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+# A failed publish is tried once more at once, on a new connection (Redis may have closed the pooled one when it
+# restarted), not 3 times over 0.6 s or more: what a request could not publish, beat's sweeps find in the database.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+# A worker or beat that lost the broker tries again for as long as it takes, not 100 times (45 minutes) then exits.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Late-acknowledged tasks are not hoarded by one worker process while others are idle.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -136,6 +195,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Only the beat holding a lock in Redis sends the schedule (smsplatform/beat.py); another one waits as a standby,
+# and takes over within a third of BEAT_LOCK_TTL of the holder's clean stop, or BEAT_LOCK_TTL and a third of its death.
+CELERY_BEAT_SCHEDULER = "smsplatform.beat:SingleBeatScheduler"
+BEAT_LOCK_TTL = env.int("BEAT_LOCK_TTL", default=30)
 CELERY_BEAT_SCHEDULE = {
     "messages-sweep": {"task": "messaging.tasks.messages_sweep", "schedule": env.float("SMS_SWEEP_INTERVAL", 30.0)},
     "idempotency-keys-expire": {"task": "messaging.tasks.idempotency_keys_expire", "schedule": 3600.0},
@@ -153,20 +216,34 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["smsplatform.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["smsplatform.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "smsplatform.api.throttling.ApiKeyRateThrottle",
+        "smsplatform.api.throttling.AnonymousRateThrottle",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["smsplatform.api.parsers.JsonParser"],
     "EXCEPTION_HANDLER": "smsplatform.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     # ISO 8601 in UTC, to the second, as API.md shows: 2026-11-24T14:16:30Z.
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
+    # The client address of the per-address limit is REMOTE_ADDR, unless reverse proxies of ours stand in
+    # front: then the address this many hops from the right of X-Forwarded-For (which a client can forge).
+    "NUM_PROXIES": env.int("API_TRUSTED_PROXIES", default=0),
 }
 
 # Requests per API key, as "<count>/<s|m|h|d>". A busy customer sends hundreds a second.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1000/s")
+# Unauthenticated requests (no key, a wrong or revoked one; the schema and docs) per client address. Clients make
+# them only by mistake, so a limit far below the keys' stops a retry loop or a key-guessing flood hammering the
+# database, and still lets a person read the docs. Per minute (GitHub allows 60 an hour), so that a client
+# that fixes its key is not locked out for long.
+API_ANON_RATE_LIMIT = env.str("API_ANON_RATE_LIMIT", default="60/m")
 # Authenticated key lookups are cached this long; revocation takes effect at once regardless.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=300)
+# A hash that matches no key is remembered this long: a flood of one wrong key costs one query. Short, because
+# nothing else clears it but creating that very key.
+API_KEY_UNKNOWN_CACHE_SECONDS = env.int("API_KEY_UNKNOWN_CACHE_SECONDS", default=5)
 # "last_used_at" is written at most this often per key, never on every request.
 API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
 # Where `make run` keeps the demo account's API key (mode 0600): the server stores only its hash.
@@ -195,7 +272,8 @@ SMS_RECEIPT_UNMATCHED_TTL = env.int("SMS_RECEIPT_UNMATCHED_TTL", default=3600)
 SMS_SUBMIT_TIMEOUT = env.float("SMS_SUBMIT_TIMEOUT", default=5.0)
 # Attempts before a message that keeps failing for now is failed and refunded (the first is the request's).
 SMS_SUBMIT_MAX_ATTEMPTS = env.int("SMS_SUBMIT_MAX_ATTEMPTS", default=8)
-# Retry n waits base * 2^(n-1) seconds, at most the max: 10 s, 20 s, 40 s … about 21 minutes in all.
+# Retry n waits base * 2^(n-1) seconds, at most the max: 10 s, 20 s, 40 s … about 23 minutes in all (the last two,
+# due after TASK_COUNTDOWN_MAX, are the sweeper's: a minute or so late).
 SMS_RETRY_BASE_DELAY = env.int("SMS_RETRY_BASE_DELAY", default=10)
 SMS_RETRY_MAX_DELAY = env.int("SMS_RETRY_MAX_DELAY", default=600)
 # The sweeper re-enqueues queued messages this many seconds overdue (their retry task was lost).
@@ -231,6 +309,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Enums named here, not after their fields: several fields are called "status", and clients generated from
+    # the schema keep these names.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "messaging.models.Message.Status",
+        "SenderIdStatusEnum": "messaging.models.SenderId.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "TransactionTypeEnum": "billing.models.Transaction.Type",
+        "ChannelEnum": "messaging.apis.CHANNELS",
+        "EncodingEnum": "messaging.apis.ENCODINGS",
+        "HealthStatusEnum": "smsplatform.health.HEALTH_STATUSES",
+        "ComponentStateEnum": "smsplatform.health.COMPONENT_STATES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "smsplatform.api.schema.add_error_responses",
@@ -273,7 +363,20 @@ STORAGES = {
 # Without collectstatic (make run, tests) whitenoise serves the apps' static folders directly.
 WHITENOISE_USE_FINDERS = DEBUG
 
+# --- HTTPS ----------------------------------------------------------------------------
+# Production sits behind a proxy that ends TLS and says so in X-Forwarded-Proto: with HTTPS=true (docker compose
+# sets it) plain http is redirected, cookies travel over https only and browsers are told to keep to https (HSTS).
+# Off by default, so that `make run` serves http://localhost with DEBUG off too.
+HTTPS = env.bool("HTTPS", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+# Load balancers and container health checks probe the app itself, over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/?$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+# A year, as HSTS preload lists ask; set a few minutes while first trying HTTPS out, as browsers remember it.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 LOGGING = {
     "version": 1,
