@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from smsplatform.api import checks  # noqa: F401  (registers the rate-limit checks: the limits are per key)
         from smsplatform.cache import redis_recovered
 
         from .services import api_key_revocations_reapply

@@ -3,6 +3,7 @@ import random
 
 import pytest
 import redis
+from django.core import checks
 from rest_framework.test import APIClient
 
 from accounts.keys import key_generate, key_hash
@@ -146,3 +147,16 @@ def test_the_docs_are_held_to_the_address_limit_and_health_is_not(db, anon_limit
 
     assert [client.get("/api/v1/docs/").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert [client.get("/api/v1/health/").status_code for _ in range(4)] == [200] * 4
+
+
+@pytest.mark.parametrize("name", ["API_RATE_LIMIT", "API_ANON_RATE_LIMIT"])
+def test_a_malformed_rate_limit_fails_the_system_checks(settings, name):
+    setattr(settings, name, "lots")
+
+    errors = [error for error in checks.run_checks() if error.id == "api.E001"]
+
+    assert [error.msg for error in errors] == [f"{name}: A rate limit must look like '1000/s', not 'lots'."]
+
+
+def test_the_configured_rate_limits_pass_the_system_checks():
+    assert [error for error in checks.run_checks() if error.id == "api.E001"] == []
