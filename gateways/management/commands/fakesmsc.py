@@ -134,7 +134,8 @@ def control_server(smsc: FakeSmsc, port: int) -> ThreadingHTTPServer:
                     self._reply(200, dataclasses.asdict(smsc.config))
                 else:
                     self._reply(404, {"error": "Not found."})
-            except (ValueError, TypeError, KeyError, AttributeError) as error:  # a bad request, not a crash
+            # A bad request (also JSON nested too deep for the decoder), not a crash.
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
                 self._reply(400, {"error": f"{type(error).__name__}: {error}"})
 
         def _reply(self, status: int, payload) -> None:

@@ -146,6 +146,17 @@ def test_the_control_api_answers_a_bad_request_with_its_error(control, path, pay
     assert body["error"]
 
 
+def test_the_control_api_answers_json_nested_too_deep_with_a_bad_request(control):
+    _, base = control
+    request = urllib.request.Request(f"{base}/config", data=b"[" * 10_000 + b"]" * 10_000, method="POST")
+
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=5)
+
+    assert answer.value.code == 400
+    assert json.load(answer.value)["error"].startswith("RecursionError")
+
+
 def test_the_command_serves_until_sigterm_then_stops_cleanly():
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     process = subprocess.Popen(
