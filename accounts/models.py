@@ -15,6 +15,15 @@ class Account(models.Model):
     is_sandbox = models.BooleanField(
         default=False, help_text="A sandbox account may send only to its verified tester numbers."
     )
+    # The one SMS that answers a STOP (or a START) texted to one of the account's inbound numbers; empty: none.
+    opt_out_reply = models.CharField(
+        max_length=320,
+        blank=True,
+        default="You will receive no more messages from us. Reply START to receive them again.",
+    )
+    opt_in_reply = models.CharField(
+        max_length=320, blank=True, default="You will receive our messages again. Reply STOP to stop them."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -86,6 +86,12 @@ class CampaignListCreateApi(AccountApi):
         sender_name = StrictCharField(max_length=50)
         group_id = StrictUUIDField()
         scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        callback_url = StrictCharField(
+            required=False,
+            allow_blank=True,
+            max_length=2000,
+            help_text="Where the status events of the campaign's messages go, instead of the account's webhook.",
+        )
 
     @extend_schema(
         operation_id="campaigns_list",

@@ -38,6 +38,8 @@ class Campaign(models.Model):
     # Why the platform itself changed the status (paused because its sender ID was withdrawn).
     status_reason = models.CharField(max_length=255, blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Where the status events of the campaign's messages go instead of the account's webhook.
+    callback_url = models.URLField(max_length=2000, blank=True)
     estimated_credits = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

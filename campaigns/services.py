@@ -15,7 +15,7 @@ from billing.services import credits_debit
 from contacts.models import Contact, Group
 from messaging.delivery import messages_fail, messages_submit, submit_lease
 from messaging.errors import SenderNotApproved
-from messaging.models import Message
+from messaging.models import Message, OptOut
 from messaging.segments import MAX_SEGMENTS, segment_count
 from messaging.selectors import sender_approved
 from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
@@ -44,10 +44,12 @@ class IllegalTransition(Conflict):
 def _recipients(*, group_id) -> Iterator[tuple]:
     """(contact id, phone, first name, last name) of every member who has not opted out, streamed.
 
-    Phones are unique per account, so this is also one per phone.
+    Opted out: the contact's flag, or the number's opt-out even if the flag somehow disagrees. Phones are
+    unique per account, so this is also one per phone. The estimate and the snapshot both read this.
     """
+    opted_out = OptOut.objects.filter(account_id=OuterRef("account_id"), phone=OuterRef("phone"))
     return (
-        Contact.objects.filter(groups=group_id, opted_out=False)
+        Contact.objects.filter(~Exists(opted_out), groups=group_id, opted_out=False)
         .order_by()
         .values_list("id", "phone", "first_name", "last_name")
         .iterator(chunk_size=SNAPSHOT_CHUNK)
@@ -68,7 +70,14 @@ def campaign_estimate(*, template: str, group_id) -> int:
 
 
 def campaign_create(
-    *, account_id, name: str, message: str, sender_name: str, group_id, scheduled_at: datetime | None = None
+    *,
+    account_id,
+    name: str,
+    message: str,
+    sender_name: str,
+    group_id,
+    scheduled_at: datetime | None = None,
+    callback_url: str = "",
 ) -> Campaign:
     try:
         template_check(message)
@@ -87,6 +96,7 @@ def campaign_create(
         sender_name=approved[0],
         group=group,
         scheduled_at=scheduled_at,
+        callback_url=callback_url,
         estimated_credits=campaign_estimate(template=message, group_id=group.pk),
     )
 
@@ -154,6 +164,7 @@ def _snapshot(*, campaign: Campaign) -> int:
                 encoding=count.encoding,
                 segments=count.segments,
                 credits=count.segments,
+                callback_url=campaign.callback_url,
             )
         )
         if len(chunk) == SNAPSHOT_CHUNK:

@@ -4,7 +4,12 @@ import uuid
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
+from messaging.models import OptOut
+from messaging.selectors import opt_out_exists
+from messaging.services import opt_out_add, opt_out_remove
 from smsplatform.errors import InvalidInput
 
 from .errors import ContactExists, GroupExists
@@ -43,8 +48,13 @@ def contact_create(
     opted_out: bool = False,
     group_ids: list[uuid.UUID] | None = None,
 ) -> Contact:
-    """A new contact (phone already E.164). A phone the account has is a 409 naming that contact."""
+    """A new contact (phone already E.164). A phone the account has is a 409 naming that contact.
+
+    `opted_out` mirrors the account's opt-outs: true adds the number's, and a number already opted out
+    makes an opted-out contact.
+    """
     group_ids = list(dict.fromkeys(group_ids or []))
+    opted_out = opted_out or opt_out_exists(account_id=account_id, phone=phone)
     _check_group_ids(account_id=account_id, group_ids=group_ids)
     contact = Contact(
         account_id=account_id, phone=phone, first_name=first_name, last_name=last_name, opted_out=opted_out
@@ -56,6 +66,8 @@ def contact_create(
         raise _contact_exists(account_id=account_id, phone=phone) from None
     if group_ids:
         contact.groups.add(*group_ids)
+    if opted_out:
+        opt_out_add(account_id=account_id, phone=phone, source=OptOut.Source.CONTACT)
     return contact
 
 
@@ -69,9 +81,15 @@ def contact_update(
     opted_out: bool | None = None,
     group_ids: list[uuid.UUID] | None = None,
 ) -> Contact:
-    """Change the fields given (None: unchanged); `group_ids` replaces the contact's groups."""
+    """Change the fields given (None: unchanged); `group_ids` replaces the contact's groups.
+
+    `opted_out` given adds or removes the opt-out of the contact's number; not given, a new number brings
+    its own opt-out state with it.
+    """
     changes = {"phone": phone, "first_name": first_name, "last_name": last_name, "opted_out": opted_out}
     changes = {field: value for field, value in changes.items() if value is not None}
+    if opted_out is None and phone is not None and phone != contact.phone:
+        changes["opted_out"] = opt_out_exists(account_id=contact.account_id, phone=phone)
     if group_ids is not None:
         group_ids = list(dict.fromkeys(group_ids))
         _check_group_ids(account_id=contact.account_id, group_ids=group_ids)
@@ -84,6 +102,11 @@ def contact_update(
         raise _contact_exists(account_id=contact.account_id, phone=contact.phone) from None
     if group_ids is not None:
         contact.groups.set(group_ids)
+    if opted_out is not None:
+        if opted_out:
+            opt_out_add(account_id=contact.account_id, phone=contact.phone, source=OptOut.Source.CONTACT)
+        else:
+            opt_out_remove(account_id=contact.account_id, phone=contact.phone)
     return contact
 
 
@@ -156,4 +179,10 @@ def contacts_import(*, account_id, rows: Iterable[ImportRow], group_id: uuid.UUI
     """Create or update contacts from rows, in bulk and in one transaction; see `importing.import_rows`."""
     if group_id is not None:
         _check_group_ids(account_id=account_id, group_ids=[group_id], field="group_id")
-    return import_rows(account_id=account_id, rows=rows, group_id=group_id)
+    result = import_rows(account_id=account_id, rows=rows, group_id=group_id)
+    # Imported numbers that had opted out are marked as such: one statement for the whole import.
+    opted_out = OptOut.objects.filter(account_id=account_id, phone=OuterRef("phone"))
+    Contact.objects.filter(Exists(opted_out), account_id=account_id, opted_out=False).update(
+        opted_out=True, updated_at=timezone.now()
+    )
+    return result

@@ -141,3 +141,7 @@ class BaseGateway:
     def status_callback(self, *, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> list[Receipt]:
         """The receipts of a status callback the provider POSTed to us; raises CallbackRefused when not genuine."""
         raise CallbackRefused(f"The {type(self).__name__} gateway takes no status callbacks.")
+
+    def inbound_callback(self, *, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> list[InboundSms]:
+        """The messages of an inbound callback the provider POSTed to us; raises CallbackRefused when not genuine."""
+        raise CallbackRefused(f"The {type(self).__name__} gateway takes no inbound callbacks.")

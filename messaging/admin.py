@@ -2,10 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 
-from smsplatform.admin import AccountScopedAdmin
+from smsplatform.admin import AccountScopedAdmin, AccountScopedForm, owner_account_id
 
-from .models import Message, SenderId, Tester
-from .services import sender_review
+from .inbound import OPT_IN_WORDS, OPT_OUT_WORDS, number_normalize
+from .models import InboundMessage, InboundNumber, Message, OptOut, SenderId, Tester
+from .services import opt_out_add, opt_out_remove, sender_review
 
 
 class SenderReviewActionForm(ActionForm):
@@ -69,3 +70,74 @@ class MessageAdmin(AccountScopedAdmin):
     search_fields = ["recipient", "id", "=parts__gateway_message_id"]
     list_select_related = ["account"]
     read_only = True
+
+
+class InboundNumberForm(AccountScopedForm):
+    class Meta:
+        model = InboundNumber
+        fields = ["number", "keyword", "account", "gateway"]
+
+    def clean_number(self):
+        return number_normalize(self.cleaned_data["number"])
+
+    def clean_keyword(self):
+        keyword = self.cleaned_data["keyword"].strip().upper()
+        if " " in keyword:
+            raise forms.ValidationError("A keyword is one word: the first word of the messages it routes.")
+        if keyword in OPT_OUT_WORDS | OPT_IN_WORDS:
+            raise forms.ValidationError(f"{keyword} is how a phone opts out or back in: it cannot be a keyword.")
+        return keyword
+
+
+@admin.register(InboundNumber)
+class InboundNumberAdmin(AccountScopedAdmin):
+    """Operators assign inbound numbers (and keywords on a shared one) to accounts; owners see theirs."""
+
+    form = InboundNumberForm
+    list_display = ["number", "keyword", "account", "gateway", "created_at"]
+    search_fields = ["number", "keyword", "account__name"]
+    list_select_related = ["account"]
+    owner_can_add = False
+    owner_can_change = False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(AccountScopedAdmin):
+    """Messages phones sent: owners see their account's; operators also those that matched no inbound number."""
+
+    list_display = ["received_at", "account", "sender", "recipient", "keyword", "text", "parts", "gateway"]
+    list_filter = [("account", admin.EmptyFieldListFilter), "gateway"]
+    search_fields = ["sender", "recipient", "text"]
+    list_select_related = ["account"]
+    read_only = True
+
+
+@admin.register(OptOut)
+class OptOutAdmin(AccountScopedAdmin):
+    """Numbers that get no more of the account's messages but transactional ones. Owners add and remove them;
+    the contact with the number follows."""
+
+    list_display = ["phone", "account", "source", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["phone"]
+    list_select_related = ["account"]
+    fields = ["account", "phone"]
+    owner_can_change = False
+    owner_can_delete = True
+
+    def has_change_permission(self, request, obj=None):
+        return False  # an opt-out is there or not: remove it and add another
+
+    def save_model(self, request, obj, form, change):
+        account_id = owner_account_id(request) or obj.account_id
+        obj.pk = opt_out_add(account_id=account_id, phone=obj.phone)[0].pk
+
+    def delete_model(self, request, obj):
+        opt_out_remove(account_id=obj.account_id, phone=obj.phone)
+
+    def delete_queryset(self, request, queryset):
+        for opt_out in queryset:
+            self.delete_model(request, opt_out)

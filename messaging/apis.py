@@ -10,13 +10,14 @@ from rest_framework.views import APIView
 
 from gateways.base import CallbackRefused
 from gateways.handler import gateways
-from smsplatform.api.fields import StrictCharField
+from smsplatform.api.fields import StrictBooleanField, StrictCharField
 from smsplatform.api.schema import error_response
 from smsplatform.api.views import AccountApi
 from smsplatform.errors import Forbidden, InvalidInput
 
 from .delivery import receipts_apply
 from .fields import PhoneNumberField
+from .inbound import inbound_receive
 from .models import Message, SenderId, sender_name_validator
 from .segments import GSM7, UCS2, segment_count
 from .selectors import message_get, message_history, sender_list, tester_list
@@ -77,6 +78,17 @@ class MessageSendApi(AccountApi):
         to = StrictCharField(max_length=32)
         sender = StrictCharField(max_length=50)
         message = StrictCharField(trim_whitespace=False)
+        transactional = StrictBooleanField(
+            required=False,
+            default=False,
+            help_text="An OTP, a receipt, an alert the recipient asked for: sent even to a number that opted out.",
+        )
+        callback_url = StrictCharField(
+            required=False,
+            allow_blank=True,
+            max_length=2000,
+            help_text="Where this message's status events go, instead of the account's webhook.",
+        )
 
     @extend_schema(
         operation_id="sms_send",
@@ -117,8 +129,9 @@ class MessageSendApi(AccountApi):
             ),
             402: error_response("The balance cannot pay for the message (`insufficient_credits`)."),
             403: error_response(
-                "`sender` is not an approved sender ID of the account (`sender_not_approved`), or a sandbox account "
-                "sends to a number that is not one of its verified testers (`sandbox_recipient`)."
+                "`sender` is not an approved sender ID of the account (`sender_not_approved`), a sandbox account "
+                "sends to a number that is not one of its verified testers (`sandbox_recipient`), or the recipient "
+                "opted out of the account's messages and the message is not `transactional` (`recipient_opted_out`)."
             ),
             409: error_response("The Idempotency-Key was used with another body (`idempotency_key_reused`)."),
         },
@@ -160,6 +173,8 @@ class MessageSendApi(AccountApi):
             to=data["to"],
             sender=data["sender"],
             text=data["message"],
+            transactional=data["transactional"],
+            callback_url=data.get("callback_url", ""),
             idempotency_key=idempotency_key,
         )
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
@@ -321,8 +336,8 @@ class TesterListApi(AccountApi):
         return Response({"testers": TesterOutputSerializer(tester_list(account_id=self.account_id), many=True).data})
 
 
-class GatewayStatusCallbackApi(APIView):
-    """A provider's status callback (Twilio's form POST): no customer key, the provider's signature instead.
+class GatewayCallbackApi(APIView):
+    """A provider's callback (Twilio's form POST): no customer key, the provider's signature instead.
 
     Left out of the public schema: providers call it, customers do not.
     """
@@ -332,15 +347,27 @@ class GatewayStatusCallbackApi(APIView):
     throttle_classes = []
     parser_classes = [FormParser]
 
+    def accept(self, gateway, *, url: str, params: dict, headers) -> None:
+        raise NotImplementedError("A callback view says what it takes from its gateway.")
+
     @extend_schema(exclude=True)
     def post(self, request, alias):
         if alias not in settings.SMS_GATEWAYS:
-            raise Forbidden("No such gateway takes status callbacks.", code="callback_refused")
+            raise Forbidden("No such gateway takes callbacks.", code="callback_refused")
         try:
-            receipts = gateways[alias].status_callback(
-                url=request.build_absolute_uri(), params=request.data.dict(), headers=request.headers
+            self.accept(
+                gateways[alias], url=request.build_absolute_uri(), params=request.data.dict(), headers=request.headers
             )
         except CallbackRefused:
             raise Forbidden("This callback is not signed by the gateway.", code="callback_refused") from None
-        receipts_apply(receipts)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GatewayStatusCallbackApi(GatewayCallbackApi):
+    def accept(self, gateway, **callback) -> None:
+        receipts_apply(gateway.status_callback(**callback))
+
+
+class GatewayInboundCallbackApi(GatewayCallbackApi):
+    def accept(self, gateway, **callback) -> None:
+        inbound_receive(messages=gateway.inbound_callback(**callback))

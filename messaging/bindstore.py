@@ -10,7 +10,8 @@ from gateways.base import InboundSms, OutboundSms, Receipt, SubmitResult, Submit
 from gateways.router import routes_for
 from gateways.smpp.handoff import Handoff
 
-from .delivery import Outcome, inbound_store, outcomes_record, receipts_apply
+from .delivery import Outcome, outcomes_record, receipts_apply
+from .inbound import inbound_receive
 from .models import Message
 
 # A campaign's message leaves only while its campaign is sending (campaigns.models.Campaign.Status.SENDING).
@@ -77,4 +78,4 @@ class DatabaseStore:
 
     @_reconnecting
     def store_inbound(self, messages: list[InboundSms]) -> None:
-        inbound_store(messages=messages)
+        inbound_receive(messages=messages)

@@ -18,13 +18,13 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from billing.services import credits_refund
-from gateways.base import InboundSms, OutboundSms, Receipt, ReceiptStatus, SubmitResult, SubmitStatus
+from gateways.base import OutboundSms, Receipt, ReceiptStatus, SubmitResult, SubmitStatus
 from gateways.circuit import circuit_failure, circuit_success
 from gateways.handler import gateways
 from gateways.router import usable_routes
 from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
 
-from .models import InboundMessage, Message, MessagePart, UnmatchedReceipt
+from .models import Message, MessagePart, UnmatchedReceipt
 
 logger = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ def _messages_wait(*, message_ids: list, attempt: int, gateway: str, error: str,
     return waiting
 
 
-# --- Receipts and inbound messages ---------------------------------------------------------------
+# --- Receipts ------------------------------------------------------------------------------------
 
 
 def receipts_apply(receipts: Sequence[Receipt], *, keep_unmatched: bool = True) -> int:
@@ -447,19 +447,3 @@ def _unmatched_apply(kept: list[UnmatchedReceipt]) -> int:
         )  # fmt: skip
         UnmatchedReceipt.objects.filter(pk__in=[row.pk for row in kept]).delete()
     return changed
-
-
-def inbound_store(*, messages: Sequence[InboundSms]) -> None:
-    """Keep mobile-originated messages as they arrived, for the two-way features to come."""
-    InboundMessage.objects.bulk_create(
-        InboundMessage(
-            gateway=message.gateway,
-            sender=message.sender[:32],
-            recipient=message.recipient[:32],
-            text=message.text,
-            concat_reference=message.concat[0] if message.concat else None,
-            concat_total=message.concat[1] if message.concat else None,
-            concat_number=message.concat[2] if message.concat else None,
-        )
-        for message in messages
-    )

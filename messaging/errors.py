@@ -23,3 +23,10 @@ class SenderExists(Conflict):
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     message = "This Idempotency-Key was used with a different request body."
+
+
+class RecipientOptedOut(Forbidden):
+    code = "recipient_opted_out"
+
+    def __init__(self, phone: str):
+        super().__init__(f"{phone} has opted out of this account's messages; only transactional messages may go to it.")

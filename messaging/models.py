@@ -58,6 +58,42 @@ class Tester(models.Model):
         return self.phone
 
 
+class OptOut(models.Model):
+    """A number that asked not to hear from an account again (STOP, the API, an imported suppression list).
+
+    Campaigns skip it and a single send to it is refused unless transactional, whether or not the number
+    is one of the account's contacts; contacts with the number carry `opted_out` as a mirror of it.
+    """
+
+    class Source(models.TextChoices):
+        API = "api"
+        KEYWORD = "keyword"  # the phone texted STOP
+        IMPORT = "import"
+        CONTACT = "contact"  # a contact was marked opted_out
+
+    id = models.BigAutoField(primary_key=True)
+    # No index of its own: the unique (account, phone) and the (account, created_at) indexes lead with it.
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="opt_outs", db_index=False)
+    phone = models.CharField(max_length=16, help_text="E.164, e.g. +263771234567")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "opt-out"
+        constraints = [
+            # One per number and account; also the index of a send's check and of `?phone=`.
+            models.UniqueConstraint(fields=["account", "phone"], name="opt_out_unique_phone_per_account"),
+        ]
+        indexes = [
+            # The list: an account's opt-outs, newest first.
+            models.Index(fields=["account", "-created_at", "-id"], name="opt_out_account_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
 class Message(models.Model):
     """One SMS to one recipient. Its status is a state machine:
 
@@ -89,7 +125,8 @@ class Message(models.Model):
     # The group member a campaign message was made for; kept as null when the contact is deleted.
     contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     recipient = models.CharField(max_length=16)
-    sender = models.CharField(max_length=11)
+    # An approved sender ID (11 characters at most), or the inbound number a reply to a phone goes from.
+    sender = models.CharField(max_length=16)
     text = models.TextField()
     encoding = models.CharField(max_length=5)
     segments = models.PositiveSmallIntegerField()
@@ -106,6 +143,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Where this message's status events go instead of the account's webhook (its campaign's, for a campaign's).
+    callback_url = models.URLField(max_length=2000, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -183,25 +222,87 @@ class UnmatchedReceipt(models.Model):
         return f"{self.gateway}:{self.gateway_message_id} {self.status}"
 
 
+class InboundNumber(models.Model):
+    """A long number or short code on which an account receives messages, assigned by operators.
+
+    A number may be shared by several accounts, each with its own keyword (the first word of a message,
+    in any case); a row without a keyword takes what matches no keyword of the number.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # E.164 for a long number (+263771000000), digits for a short code (33333).
+    number = models.CharField(max_length=16)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="inbound_numbers")
+    # Stored upper case; empty: the number's messages that name no keyword of it.
+    keyword = models.CharField(max_length=20, blank=True)
+    # The gateway whose messages to this number are this account's; empty: any gateway.
+    gateway = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number", "keyword"]
+        constraints = [
+            # One account per number and keyword (and one default account per number); also the lookup's index.
+            models.UniqueConstraint(fields=["number", "keyword"], name="inbound_number_unique_keyword"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.keyword}".strip()
+
+
 class InboundMessage(models.Model):
-    """A message a phone sent to one of our numbers, kept as it arrived (one row per part)."""
+    """A message a phone sent to one of our numbers, whole (its parts reassembled), and the account it
+    went to: null when no inbound number matched (operators see those in the dashboard)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="inbound_messages"
+    )
+    inbound_number = models.ForeignKey(
+        InboundNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     gateway = models.CharField(max_length=50)
-    sender = models.CharField(max_length=32)  # the phone, as the gateway wrote it
-    recipient = models.CharField(max_length=32)  # our number or short code
+    sender = models.CharField(max_length=32)  # the phone: E.164 when it is a valid number, else as the gateway wrote it
+    recipient = models.CharField(max_length=32)  # our number or short code, as InboundNumber.number writes it
     text = models.TextField(blank=True)
-    # Concatenation: the reference, the number of parts, and this part's number (from 1); null for one part.
-    concat_reference = models.PositiveIntegerField(null=True, blank=True)
-    concat_total = models.PositiveSmallIntegerField(null=True, blank=True)
-    concat_number = models.PositiveSmallIntegerField(null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    keyword = models.CharField(max_length=20, blank=True)  # the keyword that routed it, on a shared number
+    parts = models.PositiveSmallIntegerField(default=1)
+    received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # The inbox: an account's newest messages (and operators' unmatched ones, account null).
+            models.Index(fields=["account", "-received_at"], name="inbound_account_received"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sender} → {self.recipient}"
+
+
+class InboundPart(models.Model):
+    """A part of a long inbound message, kept until every part of it has arrived."""
+
+    id = models.BigAutoField(primary_key=True)
+    gateway = models.CharField(max_length=50)
+    sender = models.CharField(max_length=32)
+    recipient = models.CharField(max_length=32)
+    reference = models.PositiveIntegerField()
+    total = models.PositiveSmallIntegerField()
+    number = models.PositiveSmallIntegerField()  # from 1
+    text = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            # A part an SMSC delivers twice is kept once; also the index of the look for its siblings.
+            models.UniqueConstraint(
+                fields=["gateway", "sender", "recipient", "reference", "total", "number"], name="inbound_part_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender} → {self.recipient} ({self.number}/{self.total})"
 
 
 class IdempotencyKey(models.Model):

@@ -6,7 +6,7 @@ from django.db.models.functions import Lower
 
 from smsplatform.errors import NotFound
 
-from .models import Message, SenderId, Tester
+from .models import InboundMessage, Message, OptOut, SenderId, Tester
 
 HISTORY_LENGTH = 100
 
@@ -65,3 +65,32 @@ def message_get(*, account_id, message_id) -> Message:
     if message is None:
         raise NotFound("Message not found.")
     return message
+
+
+def opt_out_list(*, account_id, phone: str | None = None) -> QuerySet[OptOut]:
+    """The account's opt-outs, newest first; `phone` (E.164) keeps that number's."""
+    opt_outs = OptOut.objects.filter(account_id=account_id)
+    if phone is not None:
+        opt_outs = opt_outs.filter(phone=phone)
+    return opt_outs.order_by("-created_at", "-id")
+
+
+def opt_out_exists(*, account_id, phone: str) -> bool:
+    """One indexed EXISTS: a send asks it on every request."""
+    return OptOut.objects.filter(account_id=account_id, phone=phone).exists()
+
+
+def inbox_list(
+    *, account_id, number: str | None = None, sender: str | None = None, since=None, until=None
+) -> QuerySet[InboundMessage]:
+    """The account's inbound messages, newest first; each filter given narrows them."""
+    messages = InboundMessage.objects.filter(account_id=account_id)
+    if number is not None:
+        messages = messages.filter(recipient=number)
+    if sender is not None:
+        messages = messages.filter(sender=sender)
+    if since is not None:
+        messages = messages.filter(received_at__gte=since)
+    if until is not None:
+        messages = messages.filter(received_at__lt=until)
+    return messages.order_by("-received_at", "-id")

@@ -1,8 +1,11 @@
 """Sending: the whole rule of `POST /api/v1/sms/send/` in one place, and a message's life after it."""
 
+import contextlib
 import hashlib
 import json
+import logging
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -11,14 +14,24 @@ from django.utils import timezone
 
 from billing.selectors import balance_get
 from billing.services import credits_debit
-from smsplatform.errors import InvalidInput
+from contacts.models import Contact
+from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
+from smsplatform.errors import InsufficientCredits, InvalidInput
 
 from .delivery import first_attempt_lease, messages_submit, submit_lease
-from .errors import IdempotencyKeyReused, SandboxRecipientNotAllowed, SenderExists, SenderNotApproved
-from .models import IdempotencyKey, Message, SenderId, Tester
+from .errors import (
+    IdempotencyKeyReused,
+    RecipientOptedOut,
+    SandboxRecipientNotAllowed,
+    SenderExists,
+    SenderNotApproved,
+)
+from .models import IdempotencyKey, Message, OptOut, SenderId, Tester
 from .phone import phone_normalize
 from .segments import MAX_SEGMENTS, segment_count
-from .selectors import sender_approved, sender_cache_clear, tester_is_verified
+from .selectors import opt_out_exists, sender_approved, sender_cache_clear, tester_is_verified
+
+logger = logging.getLogger(__name__)
 
 
 def send_receipt(*, message: Message, to: str, sms_credits: int) -> dict:
@@ -37,9 +50,19 @@ def send_receipt(*, message: Message, to: str, sms_credits: int) -> dict:
 
 
 def message_send(
-    *, account_id, to: str, sender: str, text: str, idempotency_key: str | None = None
+    *,
+    account_id,
+    to: str,
+    sender: str,
+    text: str,
+    transactional: bool = False,
+    callback_url: str = "",
+    idempotency_key: str | None = None,
 ) -> tuple[dict, bool]:
     """Send one SMS: validate, charge, record, submit. Returns the receipt and whether it is a replay.
+
+    An opted-out recipient is refused unless the message is `transactional` (an OTP, a receipt).
+    `callback_url` receives the message's status events instead of the account's webhook.
 
     Must be called outside a transaction: the charge and the message commit before the
     gateway is called, so a message the API accepted is never lost.
@@ -60,25 +83,19 @@ def message_send(
     sender_name, is_sandbox = approved
     if is_sandbox and not tester_is_verified(account_id=account_id, phone=recipient):
         raise SandboxRecipientNotAllowed()
+    if not transactional and opt_out_exists(account_id=account_id, phone=recipient):
+        raise RecipientOptedOut(recipient)
 
-    message = Message(
+    message = _message_new(
         account_id=account_id,
         recipient=recipient,
         sender=sender_name,
         text=text,
-        encoding=count.encoding,
-        segments=count.segments,
-        credits=count.segments,
-        attempts=1,
-        next_attempt_at=timezone.now() + first_attempt_lease(recipient),
+        count=count,
+        callback_url=callback_url,
+        first_attempt_lease=first_attempt_lease(recipient),
     )
-    charge = {
-        "account_id": account_id,
-        "amount": count.segments,
-        "description": f"SMS to {recipient}",
-        "reference": str(message.id),
-        "paid_rows": [message],
-    }
+    charge = _charge(message)
     if idempotency_key is None:
         # The debit, its ledger row and the message, all or nothing (one statement on PostgreSQL).
         debit = credits_debit(**charge)
@@ -109,6 +126,62 @@ def message_send(
     if record is not None:
         IdempotencyKey.objects.filter(pk=record.pk).update(response=receipt)
     return receipt, False
+
+
+def message_reply(*, account_id, recipient: str, sender: str, text: str) -> Message | None:
+    """The platform's own answer to a phone (the confirmation of a STOP), from the number it texted: charged
+    as any message, but no sender ID or opt-out applies. Submitted by a task after commit, never by the
+    caller (the bind process stores inbound messages and must not wait on its own answer).
+
+    None when the balance cannot pay for it: the phone gets no answer, and that is logged.
+    """
+    count = segment_count(text)
+    message = _message_new(account_id=account_id, recipient=recipient, sender=sender, text=text, count=count)
+    try:
+        credits_debit(**_charge(message))
+    except InsufficientCredits:
+        logger.warning("No credits for the reply to %s of account %s: not sent", recipient, account_id)
+        return None
+    transaction.on_commit(partial(message_queue, message_id=str(message.pk)))
+    return message
+
+
+def message_queue(*, message_id: str) -> None:
+    """Have a worker submit a queued message now; without a broker, beat's messages_sweep does it later."""
+    from .tasks import message_retry  # the task module imports this one
+
+    with contextlib.suppress(REDIS_UNREACHABLE):
+        redis_outage.guard_publish(partial(message_retry.delay, message_id))
+
+
+def _message_new(
+    *, account_id, recipient: str, sender: str, text: str, count, callback_url: str = "", first_attempt_lease=None
+) -> Message:
+    """A message to be charged: with `first_attempt_lease` its first attempt starts now (the caller submits
+    it), without it it is due at once for whoever submits it."""
+    return Message(
+        account_id=account_id,
+        recipient=recipient,
+        sender=sender,
+        text=text,
+        encoding=count.encoding,
+        segments=count.segments,
+        credits=count.segments,
+        callback_url=callback_url,
+        attempts=0 if first_attempt_lease is None else 1,
+        next_attempt_at=timezone.now() + (first_attempt_lease or timedelta(0)),
+    )
+
+
+def _charge(message: Message) -> dict:
+    """The debit of a new message, inserted with it."""
+    return {
+        "account_id": message.account_id,
+        "amount": message.credits,
+        "description": f"SMS to {message.recipient}",
+        "reference": str(message.id),
+        "paid_rows": [message],
+    }
 
 
 def _request_hash(**fields) -> str:
@@ -194,3 +267,67 @@ def sender_review(*, sender: SenderId, approve: bool, reason: str = "") -> Sende
     sender.save(update_fields=["status", "rejection_reason", "reviewed_at"])
     sender_cache_clear()
     return sender
+
+
+@transaction.atomic
+def opt_out_add(*, account_id, phone: str, source: str = OptOut.Source.API) -> tuple[OptOut, bool]:
+    """Opt a number (E.164) out of the account's messages, and mark its contact. Returns the opt-out and
+    whether it is new; adding one that exists changes nothing (its first source and time stay)."""
+    opt_out, created = OptOut.objects.get_or_create(account_id=account_id, phone=phone, defaults={"source": source})
+    _contact_mark(account_id=account_id, phone=phone, opted_out=True)
+    return opt_out, created
+
+
+@transaction.atomic
+def opt_out_remove(*, account_id, phone: str) -> bool:
+    """The number may be messaged again and its contact is no longer marked. Returns whether it was opted out."""
+    deleted, _ = OptOut.objects.filter(account_id=account_id, phone=phone).delete()
+    if deleted:
+        _contact_mark(account_id=account_id, phone=phone, opted_out=False)
+    return bool(deleted)
+
+
+def _contact_mark(*, account_id, phone: str, opted_out: bool) -> None:
+    Contact.objects.filter(account_id=account_id, phone=phone).exclude(opted_out=opted_out).update(
+        opted_out=opted_out, updated_at=timezone.now()
+    )
+
+
+IMPORT_ERRORS_SHOWN = 100
+IMPORT_CHUNK = 2000
+
+
+def opt_outs_import(*, account_id, phones: list) -> dict:
+    """Opt out a suppression list in bulk (numbers as typed); invalid ones are reported by position, from 1."""
+    valid, errors = {}, []
+    for row, raw in enumerate(phones, start=1):
+        phone = phone_normalize(raw) if isinstance(raw, str) else None
+        if phone is None:
+            errors.append({"row": row, "error": f"Invalid phone: {str(raw)[:40]!r} is not a valid number."})
+        else:
+            valid[phone] = None
+    existing = 0
+    phones = list(valid)
+    with transaction.atomic():
+        # In chunks: SQLite takes so many parameters in one statement and no more.
+        for start in range(0, len(phones), IMPORT_CHUNK):
+            chunk = phones[start : start + IMPORT_CHUNK]
+            known = set(OptOut.objects.filter(account_id=account_id, phone__in=chunk).values_list("phone", flat=True))
+            existing += len(known)
+            OptOut.objects.bulk_create(
+                [
+                    OptOut(account_id=account_id, phone=phone, source=OptOut.Source.IMPORT)
+                    for phone in chunk
+                    if phone not in known
+                ],
+                ignore_conflicts=True,
+            )
+            Contact.objects.filter(account_id=account_id, phone__in=chunk, opted_out=False).update(
+                opted_out=True, updated_at=timezone.now()
+            )
+    return {
+        "added": len(phones) - existing,
+        "existing": existing,
+        "failed": len(errors),
+        "errors": errors[:IMPORT_ERRORS_SHOWN],
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, inbox_apis
 
 urlpatterns = [
     path("send/", apis.MessageSendApi.as_view(), name="sms-send"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("messages/<uuid:message_id>/", apis.MessageDetailApi.as_view(), name="sms-message"),
     path("senders/", apis.SenderListCreateApi.as_view(), name="sms-senders"),
     path("testers/", apis.TesterListApi.as_view(), name="sms-testers"),
+    path("inbox/", inbox_apis.InboxApi.as_view(), name="sms-inbox"),
 ]

@@ -4,7 +4,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from messaging.apis import GatewayStatusCallbackApi
+from messaging.apis import GatewayInboundCallbackApi, GatewayStatusCallbackApi
+from messaging.inbox_apis import OptOutImportApi, OptOutListApi
 from smsplatform.api import exceptions, schema  # noqa: F401  (schema registers the X-API-KEY scheme)
 from smsplatform.api.middleware import NOT_FOUND_ROUTE
 from smsplatform.health import HealthApi
@@ -18,7 +19,10 @@ api_v1 = [
     path("sms/", include("messaging.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("contacts/", include("contacts.urls")),
+    path("opt-outs/", OptOutListApi.as_view(), name="opt-outs"),
+    path("opt-outs/import/", OptOutImportApi.as_view(), name="opt-outs-import"),
     path("gateways/<str:alias>/status/", GatewayStatusCallbackApi.as_view(), name="gateway-status"),
+    path("gateways/<str:alias>/inbound/", GatewayInboundCallbackApi.as_view(), name="gateway-inbound"),
 ]
 
 urlpatterns = [

@@ -2,7 +2,9 @@
 
     SMS_GATEWAYS = {"twilio": {
         "BACKEND": "gateways.backends.twilio.TwilioGateway",
-        "OPTIONS": {"account_sid": "AC…", "auth_token": "…", "status_callback_url": "https://…/callbacks/twilio"},
+        "OPTIONS": {"account_sid": "AC…", "auth_token": "…",
+                    "status_callback_url": "https://sms.example.com/api/v1/gateways/twilio/status/",
+                    "inbound_url": "https://sms.example.com/api/v1/gateways/twilio/inbound/"},
     }}
 
 Twilio splits long texts itself and gives one message sid for all their parts, so a message has one part id.
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..base import BaseGateway, CallbackRefused, OutboundSms, Receipt, ReceiptStatus, SubmitResult
+from ..base import BaseGateway, CallbackRefused, InboundSms, OutboundSms, Receipt, ReceiptStatus, SubmitResult
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -38,6 +40,7 @@ class TwilioGateway(BaseGateway):
         auth_token: str,
         base_url: str = "https://api.twilio.com",
         status_callback_url: str = "",
+        inbound_url: str = "",
         timeout: float = 10,
         concurrency: int = 4,
         **options,
@@ -50,6 +53,8 @@ class TwilioGateway(BaseGateway):
         _require_http_url("base_url", base_url)
         if status_callback_url:
             _require_http_url("status_callback_url", status_callback_url)
+        if inbound_url:
+            _require_http_url("inbound_url", inbound_url)
         if not timeout > 0:
             raise ValueError(f"TwilioGateway timeout must be a positive number of seconds, not {timeout!r}.")
         if not isinstance(concurrency, int) or concurrency < 1:
@@ -58,6 +63,7 @@ class TwilioGateway(BaseGateway):
         self.auth_token = auth_token
         self.messages_url = base_url.rstrip("/") + MESSAGES_PATH.format(account_sid=account_sid)
         self.status_callback_url = status_callback_url
+        self.inbound_url = inbound_url
         self.timeout = timeout
         self.concurrency = concurrency
         self._client: httpx.Client | None = None
@@ -89,17 +95,30 @@ class TwilioGateway(BaseGateway):
         Twilio signs the URL it was told to call, so the signature is checked against `status_callback_url`,
         never `url`: behind a proxy that terminates TLS the request arrives on another scheme, host or port.
         """
-        if not self.status_callback_url:
-            raise CallbackRefused(f"Gateway {self.alias!r} has no status_callback_url, so it cannot check callbacks.")
-        expected = twilio_signature(self.status_callback_url, params, self.auth_token)
+        self._check_signature(params, headers, signed_url=self.status_callback_url, option="status_callback_url")
+        if not params.get("MessageSid"):
+            raise CallbackRefused("The callback has no MessageSid.")
+        return [self._receipt(params)]
+
+    def inbound_callback(self, *, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> list[InboundSms]:
+        """The message a phone sent, as Twilio's incoming-message webhook posts it (From, To, Body, MessageSid),
+        checked against `inbound_url` as status callbacks are against theirs. Twilio joins long messages itself."""
+        self._check_signature(params, headers, signed_url=self.inbound_url, option="inbound_url")
+        if not params.get("MessageSid") or not params.get("From") or not params.get("To"):
+            raise CallbackRefused("The inbound message has no MessageSid, From or To.")
+        return [
+            InboundSms(gateway=self.alias, sender=params["From"], recipient=params["To"], text=params.get("Body", ""))
+        ]
+
+    def _check_signature(self, params: Mapping[str, str], headers: Mapping[str, str], *, signed_url: str, option: str):
+        if not signed_url:
+            raise CallbackRefused(f"Gateway {self.alias!r} has no {option}, so it cannot check callbacks.")
+        expected = twilio_signature(signed_url, params, self.auth_token)
         # Encoded: compare_digest refuses str with non-ASCII characters, which a forged header may hold.
         if not hmac.compare_digest(_header(headers, SIGNATURE_HEADER).encode(), expected.encode()):
             raise CallbackRefused("The X-Twilio-Signature header is missing or does not match.")
         if params.get("AccountSid") != self.account_sid:
             raise CallbackRefused("The callback is for another Twilio account.")
-        if not params.get("MessageSid"):
-            raise CallbackRefused("The callback has no MessageSid.")
-        return [self._receipt(params)]
 
     def _http_client(self) -> httpx.Client:
         # One client per backend: its pool keeps a connection per worker alive across messages and batches.

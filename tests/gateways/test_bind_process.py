@@ -13,7 +13,8 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_batch, campaigns_recover
 from gateways.smpp.daemon import UNRECORDED_MAX
 from gateways.smpp.pdu import Status
-from messaging.models import InboundMessage, Message
+from messaging.models import InboundMessage, InboundNumber, Message, OptOut
+from messaging.services import message_retry_due
 from tests.billing.test_concurrency import assert_ledger_matches
 from tests.factories import ContactFactory, GroupFactory
 from tests.smppd import (
@@ -186,15 +187,36 @@ def test_with_no_bind_up_a_message_fails_over_to_the_next_gateway_at_once(api_cl
 def test_a_message_from_a_phone_is_stored_and_acknowledged(smpp):
     alias, smsc, _ = smpp()
 
-    assert smsc.inject_inbound("263771234567", "34567", "STOP please")
+    assert smsc.inject_inbound("263771234567", "34567", "Is the shop open on Sunday? " * 12)  # 3 parts
 
     inbound = wait_until(lambda: InboundMessage.objects.first(), timeout=10)
-    assert (inbound.gateway, inbound.sender, inbound.recipient, inbound.text) == (
+    assert (inbound.gateway, inbound.sender, inbound.recipient, inbound.text, inbound.parts) == (
         alias,
-        "263771234567",
+        "+263771234567",
         "34567",
-        "STOP please",
+        "Is the shop open on Sunday? " * 12,
+        3,
     )
+    assert inbound.account_id is None  # 34567 is no account's number
+
+
+def test_a_stop_over_smpp_opts_the_phone_out_and_the_confirmation_goes_back_over_the_bind(account, smpp):
+    alias, smsc, _ = smpp()
+    InboundNumber.objects.create(number="34567", account=account)
+
+    assert smsc.inject_inbound("263771234567", "34567", "STOP")
+
+    wait_until(lambda: OptOut.objects.filter(account=account, phone="+263771234567").exists(), timeout=10)
+    reply = wait_until(lambda: Message.objects.filter(recipient="+263771234567").first(), timeout=10)
+    message_retry_due(message_id=reply.pk)  # what the worker does with the task published for it
+    [arrived] = wait_until(smsc.messages, timeout=10)
+    assert (arrived["source"], arrived["destination"], arrived["text"]) == (
+        "34567",
+        "263771234567",
+        account.opt_out_reply,
+    )
+    wait_until(lambda: status_of(reply.pk) == "delivered", timeout=10)
+    assert_ledger_matches(account.pk)
 
 
 def test_health_reports_the_binds_and_their_window(api_client, smpp):
