@@ -13,7 +13,7 @@ from gateways.base import Receipt, ReceiptStatus
 from gateways.reports import RECEIPTS_TASK
 
 from . import delivery, services
-from .models import IdempotencyKey, Message
+from .models import IdempotencyKey, InboundPart, Message
 
 logger = logging.getLogger(__name__)
 
@@ -86,4 +86,15 @@ def idempotency_keys_expire() -> int:
     """Forget Idempotency-Keys older than their 24 hours."""
     cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+@shared_task(ignore_result=True)
+@with_lock("inbound_parts_expire", timeout=3600)
+def inbound_parts_expire() -> int:
+    """Forget parts of long inbound messages whose other parts never came."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SMS_INBOUND_PART_TTL)
+    deleted, _ = InboundPart.objects.filter(received_at__lt=cutoff).delete()
+    if deleted:
+        logger.warning("Forgot %d part(s) of inbound messages whose other parts never came", deleted)
     return deleted

@@ -202,6 +202,7 @@ BEAT_LOCK_TTL = env.int("BEAT_LOCK_TTL", default=30)
 CELERY_BEAT_SCHEDULE = {
     "messages-sweep": {"task": "messaging.tasks.messages_sweep", "schedule": env.float("SMS_SWEEP_INTERVAL", 30.0)},
     "idempotency-keys-expire": {"task": "messaging.tasks.idempotency_keys_expire", "schedule": 3600.0},
+    "inbound-parts-expire": {"task": "messaging.tasks.inbound_parts_expire", "schedule": 3600.0},
     "receipts-sweep": {
         "task": "messaging.tasks.receipts_sweep",
         "schedule": env.float("SMS_RECEIPT_SWEEP_INTERVAL", 30.0),
@@ -268,6 +269,8 @@ SMS_CIRCUIT_REFRESH = env.float("SMS_CIRCUIT_REFRESH", default=1.0)
 SMS_HANDOFF_LEASE = env.int("SMS_HANDOFF_LEASE", default=300)
 # A receipt naming no known part is kept this long, to be applied when its part is recorded.
 SMS_RECEIPT_UNMATCHED_TTL = env.int("SMS_RECEIPT_UNMATCHED_TTL", default=3600)
+# A part of a long inbound message waits this long for its other parts (an SMSC may send them hours apart).
+SMS_INBOUND_PART_TTL = env.int("SMS_INBOUND_PART_TTL", default=24 * 3600)
 # A send waits this long for the gateway before answering "queued" and retrying in the background.
 SMS_SUBMIT_TIMEOUT = env.float("SMS_SUBMIT_TIMEOUT", default=5.0)
 # Attempts before a message that keeps failing for now is failed and refunded (the first is the request's).

@@ -1,9 +1,10 @@
 """Inbound SMS: matched to the account of its number and keyword, reassembled, listed in the inbox, and STOP/START."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Account
 from billing.models import Transaction
@@ -12,6 +13,7 @@ from gateways.base import InboundSms
 from messaging.inbound import inbound_receive
 from messaging.models import InboundMessage, InboundNumber, InboundPart, Message, OptOut
 from messaging.services import message_retry_due, opt_out_add
+from messaging.tasks import inbound_parts_expire
 from tests.factories import AccountFactory, ContactFactory
 
 NUMBER = "+263772000111"
@@ -20,7 +22,9 @@ PHONE = "+263771234567"
 
 
 def receive(text: str, *, to: str = NUMBER, sender: str = "263771234567", gateway: str = "default", concat=None):
-    return inbound_receive(messages=[InboundSms(gateway=gateway, sender=sender, recipient=to, text=text, concat=concat)])
+    return inbound_receive(
+        messages=[InboundSms(gateway=gateway, sender=sender, recipient=to, text=text, concat=concat)]
+    )
 
 
 @pytest.fixture
@@ -220,9 +224,7 @@ def test_the_inbox_lists_the_accounts_messages_newest_first_and_filters_them(api
     assert [row["text"] for row in recent.json()["messages"]] == ["second"]
 
 
-def test_another_account_sees_nothing_of_the_inbox_and_unmatched_messages_are_nobodys(
-    api_client, other_client, number
-):
+def test_another_account_sees_nothing_of_the_inbox_and_unmatched_messages_are_nobodys(api_client, other_client, number):
     receive("for account")
     receive("for nobody", to="+263772999999")
 
@@ -313,3 +315,12 @@ def test_a_customers_key_opens_no_inbound_callback(api_client, twilio, number):
 
     assert response.status_code == 403
     assert not InboundMessage.objects.exists()
+
+
+def test_parts_whose_siblings_never_come_are_forgotten_after_their_ttl(number, settings):
+    receive("Hello ", concat=(9, 2, 1))
+    receive("fresh ", concat=(10, 2, 1))
+    InboundPart.objects.filter(reference=9).update(received_at=timezone.now() - timedelta(hours=25))
+
+    assert inbound_parts_expire() == 1
+    assert list(InboundPart.objects.values_list("reference", flat=True)) == [10]
