@@ -6,6 +6,7 @@ from smsplatform.admin import AccountScopedAdmin, AccountScopedForm, owner_accou
 
 from .inbound import OPT_IN_WORDS, OPT_OUT_WORDS, number_normalize
 from .models import InboundMessage, InboundNumber, Message, OptOut, SenderId, Tester
+from .phone import phone_normalize
 from .services import opt_out_add, opt_out_remove, sender_review
 
 
@@ -115,6 +116,18 @@ class InboundMessageAdmin(AccountScopedAdmin):
     read_only = True
 
 
+class OptOutForm(AccountScopedForm):
+    class Meta:
+        model = OptOut
+        fields = ["account", "phone"]
+
+    def clean_phone(self):
+        phone = phone_normalize(self.cleaned_data["phone"])
+        if phone is None:
+            raise forms.ValidationError("Enter a valid phone number.")
+        return phone
+
+
 @admin.register(OptOut)
 class OptOutAdmin(AccountScopedAdmin):
     """Numbers that get no more of the account's messages but transactional ones. Owners add and remove them;
@@ -124,7 +137,7 @@ class OptOutAdmin(AccountScopedAdmin):
     list_filter = ["source"]
     search_fields = ["phone"]
     list_select_related = ["account"]
-    fields = ["account", "phone"]
+    form = OptOutForm
     owner_can_change = False
     owner_can_delete = True
 
