@@ -21,14 +21,20 @@ class TopupActionForm(ActionForm, TopupForm):
 
 @admin.register(Account)
 class AccountAdmin(AccountScopedAdmin):
+    """Operators manage accounts; an owner changes only the texts that answer a STOP or a START."""
+
     account_field = "pk"
     owner_can_add = False
-    owner_can_change = False
     list_display = ["name", "sms_credits", "is_sandbox", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["id", "sms_credits", "created_at"]
     action_form = TopupActionForm
     actions = ["topup"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "name", "is_sandbox"]
 
     def has_delete_permission(self, request, obj=None):
         # Accounts carry the ledger: they are kept, not deleted.

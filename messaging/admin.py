@@ -1,13 +1,20 @@
+import csv
+import io
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from accounts.models import Account
 from smsplatform.admin import AccountScopedAdmin, AccountScopedForm, owner_account_id
 
 from .inbound import OPT_IN_WORDS, OPT_OUT_WORDS, number_normalize
 from .models import InboundMessage, InboundNumber, Message, OptOut, SenderId, Tester
 from .phone import phone_normalize
-from .services import opt_out_add, opt_out_remove, sender_review
+from .services import opt_out_add, opt_out_remove, opt_outs_import, sender_review
 
 
 class SenderReviewActionForm(ActionForm):
@@ -128,6 +135,29 @@ class OptOutForm(AccountScopedForm):
         return phone
 
 
+class SuppressionListForm(forms.Form):
+    account = forms.ModelChoiceField(queryset=Account.objects.all(), required=False, help_text="Operators only.")
+    phones = forms.CharField(widget=forms.Textarea, required=False, help_text="One number per line.")
+    file = forms.FileField(required=False, help_text="CSV: the phone column, or the first one.")
+
+    def clean(self):
+        if not self.cleaned_data.get("phones") and not self.cleaned_data.get("file"):
+            raise forms.ValidationError("Type the numbers or choose a file.")
+        return self.cleaned_data
+
+    def numbers(self) -> list[str]:
+        """The numbers typed, then those of the file's phone column (or first column)."""
+        typed = [line.strip() for line in self.cleaned_data.get("phones", "").splitlines() if line.strip()]
+        upload = self.cleaned_data.get("file")
+        if upload is None:
+            return typed
+        rows = list(csv.reader(io.TextIOWrapper(upload, encoding="utf-8-sig", errors="replace")))
+        header = [cell.strip().lower() for cell in rows[0]] if rows else []
+        column = header.index("phone") if "phone" in header else 0
+        rows = rows[1:] if "phone" in header else rows
+        return typed + [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
+
+
 @admin.register(OptOut)
 class OptOutAdmin(AccountScopedAdmin):
     """Numbers that get no more of the account's messages but transactional ones. Owners add and remove them;
@@ -143,6 +173,28 @@ class OptOutAdmin(AccountScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # an opt-out is there or not: remove it and add another
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="messaging_optout_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        """A suppression list, typed or as a CSV file, through the API's own import."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = SuppressionListForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            account = owner_account_id(request) or getattr(form.cleaned_data["account"], "pk", None)
+            if account is None:
+                form.add_error("account", "Choose the account the numbers opt out of.")
+            else:
+                result = opt_outs_import(account_id=account, phones=form.numbers())
+        if owner_account_id(request) is not None:
+            del form.fields["account"]
+        context = {**self.admin_site.each_context(request), "title": "Import a suppression list", "form": form,
+                   "result": result, "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/messaging/optout/import.html", context)
 
     def save_model(self, request, obj, form, change):
         account_id = owner_account_id(request) or obj.account_id

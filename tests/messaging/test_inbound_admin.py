@@ -2,6 +2,7 @@
 their own numbers and messages, and add and remove their opt-outs."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from contacts.models import Contact
@@ -114,3 +115,41 @@ def test_an_owner_sees_only_their_opt_outs(owner_client, account, other_account)
 
     assert "+263771000001" in page
     assert "+263771000002" not in page
+
+
+def test_an_owner_imports_a_suppression_list_typed_and_as_a_csv_file(owner_client, account, other_account):
+    contact = ContactFactory(account=account, phone="+263771000003")
+    csv_file = SimpleUploadedFile("list.csv", b"name,phone\nTendai,0771000002\nRudo,0771000003\nBad,123\n")
+
+    listed = owner_client.get("/admin/messaging/optout/").content.decode()
+    page = owner_client.post(
+        "/admin/messaging/optout/import/", {"phones": "0771000001\n\n+263 77 100 0002", "file": csv_file}
+    ).content.decode()
+
+    assert "Import a suppression list" in listed
+    assert "<strong>3</strong> added, 0 had opted out already, 1 not valid." in page
+    assert set(OptOut.objects.filter(account=account).values_list("phone", flat=True)) == {
+        "+263771000001",
+        "+263771000002",
+        "+263771000003",
+    }
+    assert not OptOut.objects.filter(account=other_account).exists()
+    contact.refresh_from_db()
+    assert contact.opted_out
+
+
+def test_an_operator_imports_a_suppression_list_for_the_account_chosen(superuser_client, account):
+    without_account = superuser_client.post("/admin/messaging/optout/import/", {"phones": "0771000001"})
+    imported = superuser_client.post("/admin/messaging/optout/import/", {"phones": "0771000001", "account": account.pk})
+
+    assert "Choose the account the numbers opt out of." in without_account.content.decode()
+    assert "<strong>1</strong> added" in imported.content.decode()
+    assert list(OptOut.objects.values_list("account_id", "phone")) == [(account.pk, "+263771000001")]
+
+
+def test_staff_without_an_account_cannot_import(db, account):
+    client = Client()
+    client.force_login(UserFactory(is_staff=True))
+
+    assert client.post("/admin/messaging/optout/import/", {"phones": "0771000001"}).status_code == 403
+    assert not OptOut.objects.exists()
