@@ -201,7 +201,7 @@ def test_a_message_from_a_phone_is_stored_and_acknowledged(smpp):
 
 
 def test_a_stop_over_smpp_opts_the_phone_out_and_the_confirmation_goes_back_over_the_bind(account, smpp):
-    alias, smsc, _ = smpp()
+    _, smsc, _ = smpp()
     InboundNumber.objects.create(number="34567", account=account)
 
     assert smsc.inject_inbound("263771234567", "34567", "STOP")
