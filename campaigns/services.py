@@ -20,6 +20,7 @@ from messaging.segments import MAX_SEGMENTS, segment_count
 from messaging.selectors import sender_approved
 from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
 from smsplatform.errors import Conflict, InvalidInput
+from webhooks.addresses import url_check
 
 from .models import Campaign
 from .personalise import Recipient, TemplateError, template_check, template_render
@@ -89,6 +90,8 @@ def campaign_create(
     approved = sender_approved(account_id=account_id, name=sender_name)
     if approved is None:
         raise SenderNotApproved(sender_name)
+    if callback_url:
+        url_check(url=callback_url, field="callback_url")
     return Campaign.objects.create(
         account_id=account_id,
         name=name,

@@ -14,7 +14,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from billing.services import credits_refund
@@ -23,6 +23,7 @@ from gateways.circuit import circuit_failure, circuit_success
 from gateways.handler import gateways
 from gateways.router import usable_routes
 from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
+from webhooks.outbox import STATUS_SOURCE_COLUMNS, kick_on_commit, status_events_sql, webhook_status_events_create
 
 from .models import Message, MessagePart, UnmatchedReceipt
 
@@ -254,6 +255,7 @@ def _messages_mark_sent(*, gateway: str, outcomes: list[Outcome], now) -> list[s
                 for message_id, part_id, number in parts
                 if message_id in sent
             )
+            webhook_status_events_create(message_ids=sent)
         early = UnmatchedReceipt.objects.filter(
             gateway=gateway, gateway_message_id__in=[part_id for _, part_id, _ in parts]
         ).exists()
@@ -263,30 +265,37 @@ def _messages_mark_sent(*, gateway: str, outcomes: list[Outcome], now) -> list[s
 
 
 def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tuple[list[str], bool]:
-    """PostgreSQL: the status, the parts and the look for early receipts in one statement.
+    """PostgreSQL: the status, the parts, the webhook events and the look for early receipts in one statement.
 
     One statement is atomic without a transaction's extra round trips, and a single send runs it on
     every request: the worker killed between "sent" and its gateway id (500 to 1,000 messages with no id
-    seen before this) cannot happen, and it costs one round trip.
+    seen before this) cannot happen, and it costs one round trip — also with the events, which a message
+    with no callback_url of an account with no webhook does not have.
     """
     message, part, unmatched = Message._meta.db_table, MessagePart._meta.db_table, UnmatchedReceipt._meta.db_table
     values = ", ".join(["(%s::uuid, %s::varchar, %s::smallint)"] * len(parts))
+    events, events_params = status_events_sql(source="sent", now=now)
     sql = (
         f"WITH part (message_id, gateway_message_id, number) AS (VALUES {values}),"
         f" sent AS (UPDATE {message} SET status = %s, sent_at = %s, gateway = %s, error = '', error_code = '',"
-        f" next_attempt_at = NULL WHERE id IN (SELECT message_id FROM part) AND status = %s RETURNING id),"
+        f" next_attempt_at = NULL WHERE id IN (SELECT message_id FROM part) AND status = %s"
+        f" RETURNING {STATUS_SOURCE_COLUMNS}),"
         f" inserted AS (INSERT INTO {part} (message_id, gateway, gateway_message_id, number, status, error, error_code)"
         f" SELECT part.message_id, %s, part.gateway_message_id, part.number, %s, '', '' FROM part"
-        f" JOIN sent ON sent.id = part.message_id)"
+        f" JOIN sent ON sent.id = part.message_id),"
+        f" events AS ({events})"
         f" SELECT sent.id, EXISTS (SELECT 1 FROM {unmatched} u WHERE u.gateway = %s"
-        f" AND u.gateway_message_id IN (SELECT gateway_message_id FROM part)) FROM sent"
+        f" AND u.gateway_message_id IN (SELECT gateway_message_id FROM part)),"
+        f" (SELECT array_agg(DISTINCT origin) FROM events) FROM sent"
     )
     params = [value for row in parts for value in row]
-    params += [Message.Status.SENT, now, gateway, Message.Status.QUEUED, gateway, MessagePart.Status.SENT, gateway]
+    params += [Message.Status.SENT, now, gateway, Message.Status.QUEUED, gateway, MessagePart.Status.SENT]
+    params += [*events_params, gateway]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [str(message_id) for message_id, _ in rows], any(early for _, early in rows)
+    kick_on_commit({origin for row in rows[:1] for origin in row[2] or ()})
+    return [str(message_id) for message_id, _, _ in rows], any(early for _, early, _ in rows)
 
 
 def messages_fail(
@@ -325,6 +334,7 @@ def messages_fail(
                 description=f"Campaign refund: {count} message(s) not sent ({error[:120]})",
                 reference=campaign_id,
             )
+        webhook_status_events_create(message_ids=[message_id for message_id, _ in failed])
     return failed
 
 
@@ -399,19 +409,33 @@ def receipts_apply(receipts: Sequence[Receipt], *, keep_unmatched: bool = True) 
 
 
 def _messages_settle(*, message_ids: set, now) -> None:
-    """sent → undelivered as soon as one part is; sent → delivered once no part awaits its receipt."""
+    """sent → undelivered as soon as one part is; sent → delivered once no part awaits its receipt.
+
+    The rows to change are locked first (SELECT … FOR UPDATE, which PostgreSQL re-checks against a concurrent
+    change), so that the webhook events go to exactly the messages this call moved, in its transaction.
+    """
     parts = MessagePart.objects.filter(message=OuterRef("pk"))
     undelivered_part = parts.filter(status=MessagePart.Status.UNDELIVERED).order_by("number")
     sent = Message.objects.filter(pk__in=message_ids, status=Message.Status.SENT)
-    sent.filter(Exists(undelivered_part)).update(
-        status=Message.Status.UNDELIVERED,
-        delivered_at=now,
-        error=Subquery(undelivered_part.values("error")[:1]),
-        error_code=Subquery(undelivered_part.values("error_code")[:1]),
-    )
-    sent.filter(~Exists(parts.filter(status=MessagePart.Status.SENT))).update(
-        status=Message.Status.DELIVERED, delivered_at=now
-    )
+    with transaction.atomic(savepoint=False):  # all or nothing anyway: no savepoint in a caller's transaction
+        settled = list(
+            sent.annotate(undelivered=Exists(undelivered_part))
+            .filter(Q(undelivered=True) | ~Exists(parts.filter(status=MessagePart.Status.SENT)))
+            .select_for_update()
+            .values_list("pk", "undelivered")
+        )
+        undelivered = [pk for pk, is_undelivered in settled if is_undelivered]
+        delivered = [pk for pk, is_undelivered in settled if not is_undelivered]
+        if undelivered:
+            sent.filter(pk__in=undelivered).update(
+                status=Message.Status.UNDELIVERED,
+                delivered_at=now,
+                error=Subquery(undelivered_part.values("error")[:1]),
+                error_code=Subquery(undelivered_part.values("error_code")[:1]),
+            )
+        if delivered:
+            sent.filter(pk__in=delivered).update(status=Message.Status.DELIVERED, delivered_at=now)
+        webhook_status_events_create(message_ids=undelivered + delivered)
 
 
 def unmatched_receipts_apply(*, gateway: str, part_ids: Sequence[str]) -> int:

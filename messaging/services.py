@@ -17,6 +17,7 @@ from billing.services import credits_debit
 from contacts.models import Contact
 from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
 from smsplatform.errors import InsufficientCredits, InvalidInput
+from webhooks.addresses import url_check
 
 from .delivery import first_attempt_lease, messages_submit, submit_lease
 from .errors import (
@@ -85,6 +86,8 @@ def message_send(
         raise SandboxRecipientNotAllowed()
     if not transactional and opt_out_exists(account_id=account_id, phone=recipient):
         raise RecipientOptedOut(recipient)
+    if callback_url:
+        url_check(url=callback_url, field="callback_url")
 
     message = _message_new(
         account_id=account_id,

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "contacts",
     "campaigns",
     "gateways",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +212,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.campaigns_sweep",
         "schedule": env.float("CAMPAIGN_SWEEP_INTERVAL", 10.0),
     },
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.webhooks_sweep",
+        "schedule": env.float("WEBHOOK_SWEEP_INTERVAL", 10.0),
+    },
+    "webhooks-expire": {"task": "webhooks.tasks.webhooks_expire", "schedule": 3600.0},
 }
 
 # --- API ------------------------------------------------------------------------
@@ -294,6 +300,35 @@ CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=500)
 CAMPAIGN_PARALLEL_BATCHES = env.int("CAMPAIGN_PARALLEL_BATCHES", default=4)
 # A sending campaign with no batch for this long lost its tasks: beat dispatches it again.
 CAMPAIGN_STALL_SECONDS = env.int("CAMPAIGN_STALL_SECONDS", default=60)
+
+# --- Webhooks ---------------------------------------------------------------------------
+# Seconds a receiver has to answer one POST (connecting included); slower is a failed attempt, retried.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# POSTs in flight at once per receiving host (scheme, host and port): a slow receiver delays only its own events.
+# 20 keeps a receiver answering in 50 ms at 400 events/s, and is a load most web apps take.
+WEBHOOK_MAX_IN_FLIGHT = env.int("WEBHOOK_MAX_IN_FLIGHT", default=20)
+# Seconds after each failed attempt before the next (Svix's schedule, with 8 h for its last 10 h so that the
+# whole stays within 24 h): after the last one the delivery has failed. Each wait is varied by ±WEBHOOK_RETRY_JITTER
+# so that the retries of a receiver that was down do not all come back at once.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(delay) for delay in env.list("WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000",
+                                                                           "28800", "28800"])
+]  # fmt: skip
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)
+# http:// and private, loopback or link-local receivers (a laptop's own server): for tests and `make run` only, as
+# they let any account make the platform call into its own network (server-side request forgery).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# After a rotation the previous secret signs too for this long, so that receivers can roll over.
+WEBHOOK_SECRET_OVERLAP = env.int("WEBHOOK_SECRET_OVERLAP", default=24 * 3600)
+# A dispatcher task delivers one host's events for at most this long, then queues itself again behind the other
+# tasks: one busy receiver does not keep a worker for ever.
+WEBHOOK_DISPATCH_SECONDS = env.float("WEBHOOK_DISPATCH_SECONDS", default=20.0)
+# Finished deliveries (and their attempts) are kept this many days for GET /api/v1/webhooks/deliveries/.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+if WEBHOOK_MAX_IN_FLIGHT < 1 or not WEBHOOK_RETRY_SCHEDULE or min(WEBHOOK_RETRY_SCHEDULE) < 0:
+    raise ImproperlyConfigured(
+        "WEBHOOK_MAX_IN_FLIGHT must be at least 1 and WEBHOOK_RETRY_SCHEDULE a list of seconds, e.g. 5,300,1800."
+    )
 
 # Bodies over this size are refused with 413 (the contacts import raises its own limit).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

@@ -24,6 +24,8 @@ from campaigns.apis import CAMPAIGN_ID_EXAMPLE
 from campaigns.models import Campaign
 from contacts.apis import CONTACT_ID_EXAMPLE, GROUP_ID_EXAMPLE
 from messaging.apis import MESSAGE_ID_EXAMPLE
+from webhooks.apis import DELIVERY_ID_EXAMPLE
+from webhooks.models import WebhookDelivery
 
 from ..factories import ContactFactory, GroupFactory, MessageFactory
 
@@ -42,6 +44,7 @@ CONFIG = schemathesis.Config.from_dict(
             "path.contact_id": CONTACT_ID_EXAMPLE,
             "path.campaign_id": CAMPAIGN_ID_EXAMPLE,
             "path.message_id": MESSAGE_ID_EXAMPLE,
+            "path.delivery_id": DELIVERY_ID_EXAMPLE,
         },
         "generation": {
             "max-examples": 10,
@@ -94,7 +97,12 @@ def headers(_requests_keep_the_test_transaction, settings, account, api_key, sen
         sender_name=sender.name,
         group=group,
     )
-    MessageFactory(id=MESSAGE_ID_EXAMPLE, account=account, sender=sender.name)
+    message = MessageFactory(id=MESSAGE_ID_EXAMPLE, account=account, sender=sender.name)
+    WebhookDelivery.objects.create(
+        id=DELIVERY_ID_EXAMPLE, account=account, type="message.status", url="https://example.com/hooks",
+        origin="https://example.com", message=message, message_status="sent", state="failed",
+        created_at=message.created_at,
+    )  # fmt: skip
     return {"X-API-KEY": api_key}
 
 
