@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from accounts.models import Account
 from gateways.base import InboundSms
+from webhooks.outbox import webhook_inbound_events_create
 
 from .models import InboundMessage, InboundNumber, InboundPart, OptOut
 from .phone import phone_normalize
@@ -55,6 +56,7 @@ def inbound_receive(*, messages: Sequence[InboundSms]) -> list[InboundMessage]:
         with transaction.atomic():
             inbound.save(force_insert=True)
             if inbound.account_id is not None:
+                webhook_inbound_events_create(inbound_ids=[inbound.pk])
                 _command_apply(inbound)
         stored.append(inbound)
     return stored
