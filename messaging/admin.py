@@ -108,9 +108,6 @@ class InboundNumberAdmin(AccountScopedAdmin):
     owner_can_add = False
     owner_can_change = False
 
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
-
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(AccountScopedAdmin):

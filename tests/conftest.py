@@ -5,6 +5,7 @@ from typing import NamedTuple
 import pytest
 from celery.signals import after_task_publish
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 from kombu.transport import memory
 from kombu.utils import json
@@ -15,7 +16,7 @@ from gateways.circuit import circuit_close, circuits_forget
 from messaging.selectors import sender_cache_clear
 from smsplatform.celery import app as celery_app
 
-from .factories import AccountFactory, SenderIdFactory, api_key_for
+from .factories import AccountFactory, SenderIdFactory, UserFactory, api_key_for
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -80,6 +81,28 @@ def other_client(other_account) -> APIClient:
 @pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def owner(account):
+    """`account`'s owner: a staff user of the dashboard tied to it."""
+    return UserFactory(is_staff=True, account=account)
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    """The dashboard, logged in as `account`'s owner."""
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def superuser_client(db) -> Client:
+    """The dashboard, logged in as an operator."""
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
 
 
 @pytest.fixture(autouse=True)

@@ -2,32 +2,12 @@
 
 import re
 
-import pytest
 from django.test import Client
 
 from accounts.keys import key_hash
 from accounts.models import ApiKey
 from billing.models import Transaction
 from tests.factories import UserFactory, api_key_for
-
-
-@pytest.fixture
-def owner(account):
-    return UserFactory(is_staff=True, account=account)
-
-
-@pytest.fixture
-def owner_client(owner) -> Client:
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
-@pytest.fixture
-def superuser_client(db) -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def test_owner_sees_only_their_own_keys(owner_client, account, other_account):

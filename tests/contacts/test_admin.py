@@ -1,24 +1,7 @@
 """The dashboard: an account owner sees and edits only their own contacts and groups."""
 
-import pytest
-from django.test import Client
-
 from contacts.models import Contact, Group
-from tests.factories import ContactFactory, GroupFactory, UserFactory
-
-
-@pytest.fixture
-def owner_client(account) -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, account=account))
-    return client
-
-
-@pytest.fixture
-def superuser_client(db) -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
+from tests.factories import ContactFactory, GroupFactory
 
 
 def test_owner_sees_only_their_own_contacts_and_groups(owner_client, account, other_account):

@@ -11,20 +11,6 @@ from messaging.services import opt_out_add
 from tests.factories import ContactFactory, UserFactory
 
 
-@pytest.fixture
-def owner_client(account) -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, account=account))
-    return client
-
-
-@pytest.fixture
-def superuser_client(db) -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
 def test_an_operator_assigns_a_number_typed_any_way_with_its_keyword_upper_case(superuser_client, account):
     response = superuser_client.post(
         "/admin/messaging/inboundnumber/add/",
@@ -77,6 +63,9 @@ def test_an_owner_sees_their_numbers_and_messages_but_cannot_assign_numbers(owne
     assert "Theirs" not in messages
     assert "Nobodys" not in messages
     assert owner_client.get("/admin/messaging/inboundnumber/add/").status_code == 403
+    mine = InboundNumber.objects.get(account=account)
+    assert owner_client.post(f"/admin/messaging/inboundnumber/{mine.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert InboundNumber.objects.filter(pk=mine.pk).exists()
 
 
 def test_operators_find_the_messages_that_matched_no_number(superuser_client, account):
