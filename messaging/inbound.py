@@ -41,7 +41,12 @@ class _Whole:
 
 def number_normalize(raw: str) -> str:
     """Our number as InboundNumber writes it: E.164 for a valid phone number, else its digits (a short code)."""
-    return phone_normalize(raw) or phone_normalize(f"+{raw}") or re.sub(r"\D", "", raw) or raw.strip()
+    return _e164(raw) or re.sub(r"\D", "", raw) or raw.strip()
+
+
+def _e164(raw: str) -> str | None:
+    """A number as typed, or as an SMSC writes an international one (263771234567, no "+"), in E.164."""
+    return phone_normalize(raw) or phone_normalize(f"+{raw}")
 
 
 def inbound_receive(*, messages: Sequence[InboundSms]) -> list[InboundMessage]:
@@ -65,7 +70,7 @@ def inbound_receive(*, messages: Sequence[InboundSms]) -> list[InboundMessage]:
 def _reassembled(messages: Sequence[InboundSms]) -> list[_Whole]:
     whole = []
     for sms in messages:
-        sender = phone_normalize(sms.sender) or phone_normalize(f"+{sms.sender}") or sms.sender[:32]
+        sender = _e164(sms.sender) or sms.sender[:32]
         recipient = number_normalize(sms.recipient)[:32]
         if sms.concat is None or not 1 <= sms.concat[2] <= sms.concat[1] or sms.concat[1] == 1:
             whole.append(_Whole(sms.gateway, sender, recipient, sms.text))
