@@ -80,6 +80,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver
+    # Headers and body leave at once, as from a real server: with Nagle's algorithm the body would wait for the
+    # client's delayed ACK of the headers (up to 40 ms on Linux), a delay of this receiver's, not of the sender's.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format, *args) -> None:
