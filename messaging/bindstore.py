@@ -34,10 +34,10 @@ def _reconnecting(method):
 
 class DatabaseStore:
     @_reconnecting
-    def load(self, handoffs: list[Handoff]) -> list[OutboundSms]:
+    def load(self, handoffs: list[Handoff], *, give_back: bool = True) -> list[OutboundSms]:
         """The handed-over messages still queued in the attempt they were handed over for. A campaign's message
         whose campaign paused or stopped meanwhile is given back at once (its lease ended) for the campaign
-        to resume or refund."""
+        to resume or refund — unless `give_back` is False: the caller gives back those it has not sent yet."""
         wanted = {(handoff.message_id, handoff.attempt) for handoff in handoffs}
         rows = (
             Message.objects.filter(pk__in={message_id for message_id, _ in wanted}, status=Message.Status.QUEUED)
@@ -49,14 +49,21 @@ class DatabaseStore:
             if (str(pk), attempts) not in wanted:
                 continue  # handed over again since, or for a later attempt
             if campaign_status not in (None, CAMPAIGN_SENDING):
-                stopped.append(Q(pk=pk, attempts=attempts))
+                stopped.append((str(pk), attempts))
                 continue
             due.append(OutboundSms(str(pk), recipient, sender, text, encoding, attempts))
-        if stopped:
-            Message.objects.filter(functools.reduce(operator.or_, stopped), status=Message.Status.QUEUED).update(
-                next_attempt_at=None
-            )
+        if stopped and give_back:
+            self.give_back(stopped)
         return due
+
+    @_reconnecting
+    def give_back(self, messages: list[tuple[str, int]]) -> None:
+        """End the lease of these (message id, attempt) still queued in that attempt: their campaign resumes or
+        refunds them."""
+        attempts = [Q(pk=message_id, attempts=attempt) for message_id, attempt in messages]
+        Message.objects.filter(functools.reduce(operator.or_, attempts), status=Message.Status.QUEUED).update(
+            next_attempt_at=None
+        )
 
     @_reconnecting
     def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> None:

@@ -17,6 +17,7 @@ was not recorded is sent again: at most the window of each bind plus the batch b
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -80,8 +81,12 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 class Store(Protocol):
     """The database side of the bind process. Called from one thread; may raise (the call is retried)."""
 
-    def load(self, handoffs: list[Handoff]) -> list[OutboundSms]:
-        """The messages to submit now, each in the attempt of its hand-off; the others are skipped."""
+    def load(self, handoffs: list[Handoff], *, give_back: bool = True) -> list[OutboundSms]:
+        """The messages to submit now, each in the attempt of its hand-off; the others are skipped (and those of a
+        campaign that stopped given back, unless `give_back` is False)."""
+
+    def give_back(self, messages: list[tuple[str, int]]) -> None:
+        """Hand (message id, attempt) back to their campaign, which resumes or refunds them."""
 
     def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> None:
         """Record (gateway alias, message, result) outcomes."""
@@ -506,7 +511,11 @@ class BindWorker:
             if not waiting:
                 continue
             try:
-                loaded = await self.daemon.db_read(self.daemon.store.load, [flight.handoff for flight in waiting])
+                # Read only: a message the submitter took meanwhile is on its way to the SMSC, and giving it back
+                # here would have its campaign refund a message that was sent.
+                loaded = await self.daemon.db_read(
+                    functools.partial(self.daemon.store.load, give_back=False), [flight.handoff for flight in waiting]
+                )
             except Exception:
                 logger.exception("%s bind %d: checking waiting messages failed", self.alias, self.number)
                 continue
@@ -516,11 +525,20 @@ class BindWorker:
                 for flight in waiting
                 if flight in self._waiting and (flight.handoff.message_id, flight.handoff.attempt) not in due
             ]
-            for flight in stopped:
+            for flight in stopped:  # before any await: the submitter skips them from now on
                 flight.done = True
                 self._waiting.discard(flight)
             if stopped:
-                await self.daemon.acknowledge([flight.handoff for flight in stopped])
+                handoffs = [flight.handoff for flight in stopped]
+                try:
+                    await self.daemon.db_write(
+                        self.daemon.store.give_back, [(handoff.message_id, handoff.attempt) for handoff in handoffs]
+                    )
+                except Exception:  # their lease runs out instead, and the campaign's sweep takes them then
+                    logger.exception(
+                        "%s bind %d: giving back %d message(s) failed", self.alias, self.number, len(stopped)
+                    )
+                await self.daemon.acknowledge(handoffs)
 
     def _next_reference(self) -> int:
         self._reference = (self._reference + 1) % 256
