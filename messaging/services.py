@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing.selectors import balance_get
 from billing.services import credits_debit
+from contacts.importing import MAX_ERRORS
 from contacts.models import Contact
 from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
 from smsplatform.errors import InsufficientCredits, InvalidInput
@@ -296,7 +297,6 @@ def _contact_mark(*, account_id, phone: str, opted_out: bool) -> None:
     )
 
 
-IMPORT_ERRORS_SHOWN = 100
 IMPORT_CHUNK = 2000
 
 
@@ -332,5 +332,5 @@ def opt_outs_import(*, account_id, phones: list) -> dict:
         "added": len(phones) - existing,
         "existing": existing,
         "failed": len(errors),
-        "errors": errors[:IMPORT_ERRORS_SHOWN],
+        "errors": errors[:MAX_ERRORS],  # as many as a contacts import shows
     }
