@@ -324,3 +324,21 @@ def test_parts_whose_siblings_never_come_are_forgotten_after_their_ttl(number, s
 
     assert inbound_parts_expire() == 1
     assert list(InboundPart.objects.values_list("reference", flat=True)) == [10]
+
+
+def test_an_inbound_callback_that_is_not_a_form_is_a_415_and_stores_nothing(anonymous_client, twilio, number):
+    response = anonymous_client.post("/api/v1/gateways/twilio/inbound/", INBOUND_FORM, format="json")
+
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_signed_inbound_callback_without_a_sender_is_refused(anonymous_client, twilio, number):
+    form = {key: value for key, value in INBOUND_FORM.items() if key != "From"}
+
+    response = twilio_inbound(anonymous_client, form)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "callback_refused"
+    assert not InboundMessage.objects.exists()
