@@ -16,19 +16,25 @@ from gateways.circuit import circuit_close, circuits_forget
 from messaging.selectors import sender_cache_clear
 from smsplatform.celery import app as celery_app
 
+from .browser.helpers import chromium_missing
 from .factories import AccountFactory, SenderIdFactory, UserFactory, api_key_for
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
 def pytest_collection_modifyitems(config, items):
-    """`postgres` and `redis` tests are skipped without those services, and fail instead with REQUIRE_SERVICES=1."""
+    """`postgres`, `redis` and `browser` tests are skipped without those services, and fail instead with
+    REQUIRE_SERVICES=1. A test using the `browser` fixture (tests/browser/conftest.py) is a `browser` test."""
     missing = {}
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         missing["postgres"] = "needs PostgreSQL (DATABASE_URL=postgres://…)"
     if not settings.REDIS_URL:
         missing["redis"] = "needs Redis (REDIS_URL=redis://…)"
+    if reason := chromium_missing():
+        missing["browser"] = reason
     for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
         for marker, reason in missing.items():
             if marker in item.keywords:
                 if REQUIRE_SERVICES:
@@ -45,6 +51,11 @@ def _missing_service_postgres():
 @pytest.fixture
 def _missing_service_redis():
     pytest.fail("REQUIRE_SERVICES=1 but REDIS_URL is not set")
+
+
+@pytest.fixture
+def _missing_service_browser():
+    pytest.fail(f"REQUIRE_SERVICES=1 but the browser tests' {chromium_missing()}")
 
 
 @pytest.fixture
