@@ -5,14 +5,17 @@ it (a redis-py lock that expires BEAT_LOCK_TTL seconds after its last renewal); 
 as a standby, and takes over at its first try after the lock expires (the holder died) or is released (the holder
 stopped cleanly). Every beat, holder or standby, keeps a heartbeat key for health checks. Without Redis (the
 embedded mode, one machine) there is nothing to share: no lock.
+
+The schedule lives in memory, not in a shelve file: every entry is an interval (sweeps, hourly expiries) whose
+tasks are idempotent and locked, so a restarted beat loses nothing by starting the intervals afresh, and no file
+can be left half-written or locked (Python 3.13's dbm.sqlite3 shelve failed with "locking protocol" under load).
 """
 
 import logging
 import socket
-from pathlib import Path
 
 import redis
-from celery.beat import PersistentScheduler
+from celery.beat import Scheduler
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -25,7 +28,7 @@ def beat_heartbeat_key(instance: str) -> str:
     return f"beat:instance:{instance}"
 
 
-class SingleBeatScheduler(PersistentScheduler):
+class SingleBeatScheduler(Scheduler):
     def __init__(self, *args, **kwargs):
         self._ttl = settings.BEAT_LOCK_TTL
         self._renew_every = self._ttl / 3  # two renewals may fail before the lock is lost
@@ -38,11 +41,6 @@ class SingleBeatScheduler(PersistentScheduler):
         self._lock = self._redis.lock(LOCK_KEY, timeout=self._ttl, thread_local=False) if self._redis else None
         self._holding = None  # unknown until the first tick
         super().__init__(*args, **kwargs)
-
-    def setup_schedule(self):
-        # Its folder (VAR_DIR) may not exist: with PostgreSQL and Redis nothing else writes there.
-        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
-        super().setup_schedule()
 
     def tick(self, *args, **kwargs):
         if self._lock is None:

@@ -195,7 +195,6 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Only the beat holding a lock in Redis sends the schedule (smsplatform/beat.py); another one waits as a standby,
 # and takes over within a third of BEAT_LOCK_TTL of the holder's clean stop, or BEAT_LOCK_TTL and a third of its death.
 CELERY_BEAT_SCHEDULER = "smsplatform.beat:SingleBeatScheduler"

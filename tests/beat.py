@@ -19,6 +19,5 @@ def beat_running(tmp_path: Path, name: str, redis_url: str, *, lock_ttl: int):
         SMS_SWEEP_INTERVAL="0.5",
     )
     env.pop("CELERY_BROKER_URL", None)
-    command = [sys.executable, "-m", "celery", "-A", "smsplatform", "beat", "--loglevel", "INFO",
-               "--schedule", str(tmp_path / f"{name}-schedule")]  # fmt: skip
+    command = [sys.executable, "-m", "celery", "-A", "smsplatform", "beat", "--loglevel", "INFO"]
     return process_running(command, env=env, log_path=tmp_path / f"{name}.log")

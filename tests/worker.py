@@ -84,7 +84,7 @@ def celery_worker(tmp_path: Path, *, beat: bool = False, concurrency: int = 1, g
     command = [sys.executable, "-m", "celery", "-A", "smsplatform", "worker", "--loglevel", "INFO",
                "--concurrency", str(concurrency), "--hostname", f"test-{os.getpid()}@%h"]  # fmt: skip
     if beat:
-        command += ["--beat", "--schedule", str(tmp_path / "beat-schedule")]
+        command.append("--beat")
     with process_running(command, env=env, log_path=tmp_path / "worker.log") as process:
         yield process
 
