@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell bin/find-python)
 PORT ?= 8000
 
-.PHONY: install run test lint lock bench clean
+.PHONY: install run test lint lock bench screenshots clean
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ lock: install
 
 bench: install
 	@for b in bench/[!_]*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
+
+# docs/screenshots/: every dashboard page at 1400x900, from demo data in a scratch database (needs chromium and
+# chromium-driver; tests/browser/screenshots.py lists the pages).
+screenshots: install
+	$(BIN)/python -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) var staticfiles
