@@ -24,6 +24,9 @@ class Account(models.Model):
     opt_in_reply = models.CharField(
         max_length=320, blank=True, default="You will receive our messages again. Reply STOP to stop them."
     )
+    low_credits_threshold = models.PositiveIntegerField(
+        default=100, help_text="The dashboard warns when the balance falls below this many credits."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

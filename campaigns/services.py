@@ -70,6 +70,25 @@ def campaign_estimate(*, template: str, group_id) -> int:
     )
 
 
+def campaign_preview(*, account_id, template: str, group_id) -> dict:
+    """What the group's first recipient would get and what the whole group would cost now, without creating
+    anything (the dashboard's preview). Errors as campaign_create's."""
+    try:
+        template_check(template)
+    except TemplateError as exc:
+        raise InvalidInput({"message": [str(exc)]}) from None
+    if not Group.objects.filter(account_id=account_id, pk=group_id).exists():
+        raise InvalidInput({"group_id": ["No such group in this account."]})
+    sample, recipients, credits = None, 0, 0
+    for _, phone, first_name, last_name in _recipients(group_id=group_id):
+        text, count = _personalised(template, phone, first_name, last_name)
+        if sample is None:
+            sample = {"phone": phone, "text": text, "encoding": count.encoding, "segments": count.segments}
+        recipients += 1
+        credits += count.segments
+    return {"recipients": recipients, "credits": credits, "sample": sample}
+
+
 def campaign_create(
     *,
     account_id,

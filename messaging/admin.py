@@ -6,34 +6,79 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from accounts.models import Account
-from smsplatform.admin import AccountScopedAdmin, AccountScopedForm, owner_account_id
+from smsplatform.admin import (
+    AccountRelatedFilter,
+    AccountScopedAdmin,
+    AccountScopedForm,
+    DateRangeFilter,
+    owner_account_id,
+)
 
 from .inbound import OPT_IN_WORDS, OPT_OUT_WORDS, number_normalize
 from .models import InboundMessage, InboundNumber, Message, OptOut, SenderId, Tester
 from .phone import phone_normalize
-from .services import opt_out_add, opt_out_remove, opt_outs_import, sender_review
+from .services import opt_out_add, opt_out_remove, opt_outs_import, sender_create, sender_review
+
+
+class PhoneSearchMixin:
+    """The search box finds a number however it is typed (0771234567, 771 234 567, +263771234567): a search
+    for a valid number is an exact match on the stored E.164 form; anything else searches as usual."""
+
+    phone_field = "phone"
+
+    def get_search_results(self, request, queryset, search_term):
+        phone = phone_normalize(search_term.strip()) if any(c.isdigit() for c in search_term) else None
+        if phone is not None:
+            return queryset.filter(**{self.phone_field: phone}), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 class SenderReviewActionForm(ActionForm):
     reason = forms.CharField(max_length=255, required=False, help_text="Why a sender ID is rejected")
 
 
+class SenderRequestForm(AccountScopedForm):
+    class Meta:
+        model = SenderId
+        fields = ["account", "name", "purpose"]
+        help_texts = {
+            "name": "What phones show as the sender: up to 11 letters, digits and spaces.",
+            "purpose": "What you will send with it (order updates, reminders…): it helps us approve it.",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        account_id, name = self.account_id_being_saved(), cleaned.get("name")
+        if account_id and name and SenderId.objects.filter(account_id=account_id, name__iexact=name).exists():
+            self.add_error("name", "This account already has this sender ID.")
+        return cleaned
+
+
 @admin.register(SenderId)
 class SenderIdAdmin(AccountScopedAdmin):
-    """Owners see their sender IDs and request new ones through the API; only superusers (operators)
-    add, approve or reject them here."""
+    """Owners request sender IDs (a name and its purpose) and follow their review; only superusers (operators)
+    approve or reject them."""
 
-    list_display = ["name", "account", "status", "purpose", "created_at", "reviewed_at"]
+    form = SenderRequestForm
+    list_display = ["name", "account", "status", "purpose", "rejection_reason", "created_at", "reviewed_at"]
     list_filter = ["status"]
     search_fields = ["name", "account__name"]
     readonly_fields = ["status", "reviewed_at", "rejection_reason", "created_at"]
     action_form = SenderReviewActionForm
     actions = ["approve", "reject"]
-    owner_can_add = False
     owner_can_change = False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        account_id = owner_account_id(request) or obj.account_id
+        saved = sender_create(account_id=account_id, name=obj.name, purpose=obj.purpose)
+        obj.pk, obj.account_id = saved.pk, saved.account_id
+        self.message_user(request, f"Sender ID {saved.name} requested: we review it, usually within a working day.")
 
     def has_review_permission(self, request) -> bool:
         return request.user.is_superuser
@@ -68,16 +113,51 @@ class TesterAdmin(AccountScopedAdmin):
         return request.user.is_superuser
 
 
+class SenderFilter(admin.SimpleListFilter):
+    title = "sender"
+    parameter_name = "sender"
+
+    def lookups(self, request, model_admin):
+        senders = SenderId.objects.filter(status=SenderId.Status.APPROVED)
+        if (account_id := owner_account_id(request)) is not None:
+            senders = senders.filter(account_id=account_id)
+        return [(name, name) for name in senders.order_by("name").values_list("name", flat=True).distinct()[:200]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(sender=self.value()) if self.value() else queryset
+
+
+class CampaignFilter(AccountRelatedFilter):
+    title = "campaign"
+    parameter_name = "campaign"
+    related_model = Message.campaign.field.related_model  # campaigns sits above messaging: no import
+    lookup = "campaign_id"
+
+
 @admin.register(Message)
-class MessageAdmin(AccountScopedAdmin):
+class MessageAdmin(PhoneSearchMixin, AccountScopedAdmin):
     """Sent messages, read-only: their history is the ledger's twin."""
 
-    list_display = ["created_at", "account", "recipient", "sender", "status", "segments", "gateway", "error"]
-    list_filter = ["status", "gateway"]
+    list_display = ["created_at", "account", "recipient", "sender", "text", "status", "segments", "credits",
+                    "campaign_link", "error"]  # fmt: skip
+    list_filter = [("created_at", DateRangeFilter), "status", SenderFilter, CampaignFilter, "gateway"]
     # "=": a gateway's id (from an operator's report) matches exactly, through the message's parts.
-    search_fields = ["recipient", "id", "=parts__gateway_message_id"]
-    list_select_related = ["account"]
+    search_fields = ["recipient", "=id", "=parts__gateway_message_id", "text"]
+    search_help_text = "A number however it is written (0771234567, +263771234567), a message id, or words of the text."
+    phone_field = "recipient"
+    list_select_related = ["account", "campaign"]
     read_only = True
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        return filters if request.user.is_superuser else [f for f in filters if f != "gateway"]
+
+    @admin.display(description="campaign", ordering="campaign__name")
+    def campaign_link(self, message):
+        if message.campaign is None:
+            return "—"
+        url = reverse("admin:campaigns_campaign_change", args=[message.campaign_id])
+        return format_html('<a href="{}">{}</a>', url, message.campaign.name)
 
 
 class InboundNumberForm(AccountScopedForm):

@@ -151,6 +151,8 @@ class Message(models.Model):
         indexes = [
             # History: an account's newest messages.
             models.Index(fields=["account", "-created_at"], name="message_account_created"),
+            # The dashboard's and the messages list's search by number: one recipient's messages, newest first.
+            models.Index(fields=["account", "recipient", "-created_at"], name="message_account_recipient"),
             # The sweeper: queued messages whose next attempt is overdue.
             models.Index(fields=["next_attempt_at"], name="message_queued_due", condition=Q(status="queued")),
             # A campaign's messages by status: its stats, its next batch, its messages page.

@@ -47,6 +47,12 @@ def sender_list(*, account_id) -> QuerySet[SenderId]:
     return SenderId.objects.filter(account_id=account_id).order_by("-created_at")
 
 
+def sender_names_approved(*, account_id) -> list[str]:
+    """The names an account may send from, alphabetically (the dashboard's sender menus)."""
+    approved = SenderId.objects.filter(account_id=account_id, status=SenderId.Status.APPROVED)
+    return list(approved.order_by("name").values_list("name", flat=True))
+
+
 def tester_list(*, account_id) -> QuerySet[Tester]:
     return Tester.objects.filter(account_id=account_id, verified_at__isnull=False).order_by("-created_at")
 

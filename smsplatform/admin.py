@@ -5,8 +5,15 @@ not a superuser) sees and manages only that account's rows, without needing
 Django model permissions: the account is the permission.
 """
 
+import datetime
+
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .errors import ApplicationError, InvalidInput
 
 
 def owner_account_id(request):
@@ -15,6 +22,22 @@ def owner_account_id(request):
     if user.is_active and user.is_staff and not user.is_superuser:
         return user.account_id
     return None
+
+
+class ServiceForm(forms.Form):
+    """A dashboard form whose submission calls a service: the service's errors show as the API words them,
+    under the field they name."""
+
+    # The service's names of fields that this form names otherwise ({"group_id": "group"}).
+    service_fields: dict[str, str] = {}
+
+    def add_service_error(self, error: ApplicationError) -> None:
+        if isinstance(error, InvalidInput):
+            for field, messages in error.fields.items():
+                name = self.service_fields.get(field, field)
+                self.add_error(name if name in self.fields else None, messages)
+        else:
+            self.add_error(None, error.message)
 
 
 class AccountScopedForm(forms.ModelForm):
@@ -102,3 +125,85 @@ class AccountScopedAdmin(admin.ModelAdmin):
         related = db_field.related_model
         if account_id is not None and any(field.name == "account" for field in related._meta.fields):
             kwargs["queryset"] = related._default_manager.filter(account_id=account_id)
+
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        if self._is_owner(request):
+            return [column for column in columns if column != "account"]  # an owner has the one
+        return columns
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From and to dates (both included, in the site's time zone) on a date-time field: `<field>__gte` and
+    `<field>__lt` the day after, so the URL of a filtered list says what it shows."""
+
+    template = "admin/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.from_param, self.to_param = f"{field_path}_from", f"{field_path}_to"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.values = {}
+        for param in (self.from_param, self.to_param):
+            value = self.used_parameters.get(param) or ""  # taken from `params` by FieldListFilter
+            value = value[-1] if isinstance(value, list) else value
+            try:
+                self.values[param] = datetime.date.fromisoformat(value) if value else None
+            except ValueError:
+                raise IncorrectLookupParameters(f"{param}: use a date such as 2026-12-01") from None
+
+    def expected_parameters(self):
+        return [self.from_param, self.to_param]
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        start, end = self.values[self.from_param], self.values[self.to_param]
+        if start:
+            queryset = queryset.filter(**{f"{self.field_path}__gte": _day_start(start)})
+        if end:
+            queryset = queryset.filter(**{f"{self.field_path}__lt": _day_start(end + datetime.timedelta(days=1))})
+        return queryset
+
+    def choices(self, changelist):
+        # One "choice": the form. The template reads the current values and the other parameters to keep.
+        yield {
+            "from_param": self.from_param,
+            "to_param": self.to_param,
+            "from_value": self.values[self.from_param] or "",
+            "to_value": self.values[self.to_param] or "",
+            "other_params": [
+                (key, value)
+                for key, values in changelist.params.items()
+                if key not in (self.from_param, self.to_param, "p")  # a new range starts at its first page
+                for value in (values if isinstance(values, list) else [values])
+            ],
+            "reset_query": changelist.get_query_string(remove=[self.from_param, self.to_param]),
+        }
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class AccountRelatedFilter(admin.SimpleListFilter):
+    """Filter by a related object of the caller's own account (a campaign, a group): an owner never sees
+    another account's names in the list, as a plain related-field filter would show them."""
+
+    related_model = None  # set by subclasses, with title, parameter_name and lookup
+    lookup = ""
+
+    def lookups(self, request, model_admin):
+        related = self.related_model._default_manager.all()
+        account_id = owner_account_id(request)
+        if account_id is not None:
+            related = related.filter(account_id=account_id)
+        return [(str(pk), name) for pk, name in related.order_by("-created_at").values_list("pk", "name")[:200]]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            try:
+                return queryset.filter(**{self.lookup: self.value()})
+            except (ValueError, ValidationError):
+                raise IncorrectLookupParameters(f"{self.parameter_name}: no such {self.title}") from None
+        return queryset

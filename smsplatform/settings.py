@@ -37,7 +37,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The dashboard first: its templates override the admin's. Its AdminConfig puts the admin on its site.
+    "dashboard",
+    "dashboard.apps.DashboardAdminConfig",
+    "django.contrib.humanize",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -383,6 +386,8 @@ SPECTACULAR_SETTINGS = {
 # --- Internationalisation, static files ----------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The product's name, as the dashboard shows it in its header and title.
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="SMS Localhost")
 USE_I18N = True
 USE_TZ = True
 

@@ -130,16 +130,19 @@ def test_owner_sees_only_their_own_messages_and_senders(owner_client, account, o
     assert owner_client.get(f"/admin/messaging/message/{theirs.pk}/change/").status_code == 302
 
 
-def test_owner_changes_the_answers_to_stop_and_start_and_nothing_else(owner_client, account, other_account):
+def test_owner_changes_the_answers_to_stop_and_start_and_the_low_credits_warning_and_nothing_else(
+    owner_client, account, other_account
+):
     response = owner_client.post(
         f"/admin/accounts/account/{account.pk}/change/",
         {"name": "Renamed", "is_sandbox": "on", "opt_out_reply": "Unsubscribed. Text START to rejoin.",
-         "opt_in_reply": ""},
+         "opt_in_reply": "", "low_credits_threshold": "500"},
     )  # fmt: skip
 
     account.refresh_from_db()
     assert response.status_code == 302
     assert (account.opt_out_reply, account.opt_in_reply) == ("Unsubscribed. Text START to rejoin.", "")
+    assert account.low_credits_threshold == 500
     assert account.name != "Renamed"
     assert not account.is_sandbox
     assert owner_client.post(f"/admin/accounts/account/{other_account.pk}/change/", {}).status_code == 302
