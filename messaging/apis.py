@@ -1,26 +1,33 @@
 import re
 
 from django.conf import settings
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateways.base import CallbackRefused
 from gateways.handler import gateways
 from smsplatform.api.fields import StrictBooleanField, StrictCharField
+from smsplatform.api.pagination import Pagination, paginated_response
+from smsplatform.api.renderers import CsvRenderer
 from smsplatform.api.schema import error_response
 from smsplatform.api.views import AccountApi
 from smsplatform.errors import Forbidden, InvalidInput
 
 from .delivery import receipts_apply
+from .export import MESSAGE_CSV_COLUMNS, messages_csv_filename, messages_csv_response
 from .fields import PhoneNumberField
+from .filters import STATUSES, message_filters_parse
 from .inbound import inbound_receive
 from .models import Message, SenderId, sender_name_validator
 from .segments import GSM7, UCS2, segment_count
-from .selectors import message_get, message_history, sender_list, tester_list
+from .selectors import message_get, message_history, message_list, sender_list, tester_list
 from .services import message_send, sender_create
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
@@ -236,6 +243,73 @@ class HistoryApi(AccountApi):
     def get(self, request):
         messages = message_history(account_id=self.account_id)
         return Response({"messages": MessageOutputSerializer(messages, many=True).data})
+
+
+CSV_EXAMPLE = (
+    ",".join(MESSAGE_CSV_COLUMNS)
+    + "\r\n"
+    + f"{MESSAGE_ID_EXAMPLE},2026-11-24T14:16:30Z,+263771234567,MyBrand,Hello!,delivered,1,1,,,,"
+    "2026-11-24T14:16:30Z,2026-11-24T14:16:34Z\r\n"
+)
+
+
+class MessageListApi(AccountApi):
+    pagination_class = Pagination.of("messages")
+    renderer_classes = [JSONRenderer, CsvRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force=force)
+        except Http404:  # DRF's answer to a ?format= that names no renderer of the view
+            raise InvalidInput({"format": ["Must be json or csv."]}) from None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Only the list streams CSV: an error or an OPTIONS answer is JSON, also when CSV was asked for.
+        renderer = getattr(request, "accepted_renderer", None)
+        if isinstance(response, Response) and isinstance(renderer, CsvRenderer):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="sms_messages_list",
+        summary="List and export messages",
+        description="The account's messages, newest first, paginated, campaign messages included; the filters "
+        "combine. `?format=csv` (or `Accept: text/csv`) downloads every message the filters keep as one CSV file, "
+        "streamed (`page` and `page_size` do not apply); a cell a spreadsheet would take for a formula starts "
+        "with `'`.",
+        parameters=[
+            OpenApiParameter(
+                "from",
+                description="Created at or after: a date (`2026-11-24`, from its start) or "
+                "a date and time (ISO 8601, UTC without a zone).",
+            ),
+            OpenApiParameter(
+                "to",
+                description="Created at or before: a date takes in the whole day, a time the "
+                "whole of its last unit (`…T14:16:30Z`: that second).",
+            ),
+            OpenApiParameter("status", enum=STATUSES, description="Only messages in this status."),
+            OpenApiParameter("sender", description="Only messages from this sender ID, in any case."),
+            OpenApiParameter("campaign", OpenApiTypes.UUID, description="Only this campaign's messages."),
+            OpenApiParameter("phone", description="Only messages to this number, as typed or E.164."),
+            OpenApiParameter("format", enum=["json", "csv"], description="`csv`: every matching message as CSV."),
+        ],
+        responses={
+            (200, "application/json"): MessageOutputSerializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+            404: error_response("`campaign` is not a campaign of this account (`not_found`)."),
+        },
+        examples=[
+            OpenApiExample("Delivered", value=MESSAGE_EXAMPLE, response_only=True),
+            OpenApiExample("CSV", value=CSV_EXAMPLE, response_only=True, media_type="text/csv"),
+        ],
+    )
+    def get(self, request):
+        filters = message_filters_parse(request.query_params)
+        messages = message_list(account_id=self.account_id, filters=filters)
+        if request.accepted_renderer.format == CsvRenderer.format:
+            return messages_csv_response(messages=messages, filename=messages_csv_filename())
+        return paginated_response(view=self, queryset=messages, serializer_class=MessageOutputSerializer)
 
 
 class MessageDetailApi(AccountApi):
