@@ -20,6 +20,7 @@ api_v1 = [
     path("campaigns/", include("campaigns.urls")),
     path("contacts/", include("contacts.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("reports/", include("reports.urls")),
     path("opt-outs/", OptOutListApi.as_view(), name="opt-outs"),
     path("opt-outs/import/", OptOutImportApi.as_view(), name="opt-outs-import"),
     path("gateways/<str:alias>/status/", GatewayStatusCallbackApi.as_view(), name="gateway-status"),
