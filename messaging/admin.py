@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from accounts.models import Account
 from smsplatform.admin import (
@@ -18,6 +19,7 @@ from smsplatform.admin import (
     owner_account_id,
 )
 
+from .export import messages_csv_filename, messages_csv_response
 from .inbound import OPT_IN_WORDS, OPT_OUT_WORDS, number_normalize
 from .models import InboundMessage, InboundNumber, Message, OptOut, SenderId, Tester
 from .phone import phone_normalize
@@ -138,7 +140,7 @@ class CampaignFilter(AccountRelatedFilter):
 class MessageAdmin(PhoneSearchMixin, AccountScopedAdmin):
     """Sent messages, read-only: their history is the ledger's twin."""
 
-    list_display = ["created_at", "account", "recipient", "sender", "text", "status", "segments", "credits",
+    list_display = ["created_at", "account", "recipient", "sender", "text_preview", "status", "segments", "credits",
                     "campaign_link", "error"]  # fmt: skip
     list_filter = [("created_at", DateRangeFilter), "status", SenderFilter, CampaignFilter, "gateway"]
     # "=": a gateway's id (from an operator's report) matches exactly, through the message's parts.
@@ -151,6 +153,19 @@ class MessageAdmin(PhoneSearchMixin, AccountScopedAdmin):
     def get_list_filter(self, request):
         filters = super().get_list_filter(request)
         return filters if request.user.is_superuser else [f for f in filters if f != "gateway"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.export_view)
+        return [path("export/", view, name="messaging_message_export"), *super().get_urls()]
+
+    def export_view(self, request):
+        """The list's rows as it is filtered and searched, every page of them, as a streamed CSV."""
+        rows = self.get_changelist_instance(request).get_queryset(request)
+        return messages_csv_response(messages=rows, filename=messages_csv_filename())
+
+    @admin.display(description="text")
+    def text_preview(self, message):
+        return format_html('<span title="{}">{}</span>', message.text, Truncator(message.text).chars(70))
 
     @admin.display(description="campaign", ordering="campaign__name")
     def campaign_link(self, message):

@@ -165,3 +165,23 @@ def test_another_owners_rows_are_not_reachable_by_url(owner_client, other_accoun
         assert "doesn\u2019t exist" in response.content.decode()  # the admin's notice
 
 
+
+
+def test_the_export_streams_every_filtered_row_of_the_list_made_safe_for_spreadsheets(
+    owner_client, account, other_account
+):
+    MessageFactory.create_batch(120, account=account, status="delivered")  # more than a page of the list
+    MessageFactory(account=account, status="delivered", text="=HYPERLINK(\"http://evil\")")
+    MessageFactory(account=account, status="failed", text="Not exported")
+    MessageFactory(account=other_account, status="delivered", text="Theirs")
+
+    page = owner_client.get("/admin/messaging/message/", {"status__exact": "delivered"}).content.decode()
+    response = owner_client.get("/admin/messaging/message/export/", {"status__exact": "delivered"})
+
+    assert 'href="/admin/messaging/message/export/?status__exact=delivered"' in page
+    assert response["Content-Type"].startswith("text/csv")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 1 + 121
+    body = "\n".join(lines)
+    assert "'=HYPERLINK" in body
+    assert "Not exported" not in body and "Theirs" not in body
