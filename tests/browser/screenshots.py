@@ -32,14 +32,22 @@ class Page:
     signed_in: bool = True
 
 
+def _message_typed(browser: Browser) -> None:
+    browser.fill(to="0771234567", message="Hi Tendai, your order #40213 is ready for collection at Borrowdale.")
+    browser.wait_for_text("1 segment", css="#quote")  # the live quote has answered
+
+
 PAGES = [
     Page("login.png", "/admin/login/", wait_for="#login-form", signed_in=False),
     Page("home.png", "/admin/"),
+    Page("send.png", "/admin/send/", wait_for="#send-form", before=_message_typed),
     Page("messages.png", "/admin/messaging/message/", wait_for="#result_list"),
     Page("message.png", "/admin/messaging/message/{message}/change/"),
     Page("campaigns.png", "/admin/campaigns/campaign/", wait_for="#result_list"),
     Page("campaign.png", "/admin/campaigns/campaign/{campaign}/change/"),
+    Page("campaign-new.png", "/admin/campaigns/campaign/add/", wait_for="#content-main form"),
     Page("contacts.png", "/admin/contacts/contact/", wait_for="#result_list"),
+    Page("contacts-import.png", "/admin/contacts/contact/import/", wait_for="#content-main form"),
     Page("groups.png", "/admin/contacts/group/", wait_for="#result_list"),
     Page("sender-ids.png", "/admin/messaging/senderid/", wait_for="#result_list"),
     Page("ledger.png", "/admin/billing/transaction/", wait_for="#result_list"),
