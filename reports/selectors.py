@@ -1,14 +1,15 @@
 from datetime import timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 
+from campaigns.models import Campaign
 from messaging.models import Message
 
 from .filters import UsageQuery
 from .models import DailyUsage, UsageChange
 
 STATUSES = [status.value for status in Message.Status]
-_KEYS = {"day": ("day",), "sender": ("sender",), "campaign": ("campaign_id", "campaign__name")}
+_KEYS = {"day": ("day",), "sender": ("sender",), "campaign": ("campaign_id",)}
 
 
 def usage_report(*, account_id, query: UsageQuery) -> dict:
@@ -72,18 +73,24 @@ def _usage_rows(model, *, account_id, query: UsageQuery, key: tuple) -> QuerySet
     rows = model.objects.filter(day__gte=query.date_from, day__lte=query.date_to)
     if account_id is not None:
         rows = rows.filter(account_id=account_id)
-    return (
+    rows = (
         rows.values(*key, "status")
         .annotate(messages=Sum("messages"), segments=Sum("segments"), credits=Sum("credits"))
         .order_by()
     )
+    if key == ("campaign_id",):
+        # The name per group, after grouping: a join would run for every row read (measured: twice the time of
+        # the other groupings with 40,000 changes pending).
+        names = Campaign.objects.filter(pk=OuterRef("campaign_id")).order_by().values("name")[:1]
+        rows = rows.annotate(campaign_name=Subquery(names))
+    return rows
 
 
 def _group_fields(group_by: str, row: dict) -> dict:
     if group_by == "sender":
         return {"sender": row["sender"]}
     campaign_id = row["campaign_id"]
-    return {"campaign_id": str(campaign_id) if campaign_id else None, "campaign_name": row["campaign__name"]}
+    return {"campaign_id": str(campaign_id) if campaign_id else None, "campaign_name": row["campaign_name"]}
 
 
 def _empty_counts() -> dict:

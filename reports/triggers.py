@@ -2,8 +2,8 @@
 a message is counted in the same transaction as the change, so the usage report is exact at every moment,
 whatever changed the message (a send, a campaign's batch, a receipt days later, a cancel, the dashboard).
 
-Measured (bench/reports.py, `trigger_cost`): about 0.1 ms of database time per statement that inserts or
-changes messages, and no row lock anyone else waits on (the changes are appended; a counter row updated in
+Measured (bench/reports.py, `trigger_cost`): 25 to 60 µs more database time per statement that inserts or
+changes a message, and no row lock anyone else waits on (the changes are appended; a counter row updated in
 place would serialise every send of an account). An UPDATE that changes none of the counted columns (a
 retry's lease, the next attempt's time) writes nothing.
 
