@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -15,7 +14,7 @@ from smsplatform.errors import ApplicationError
 
 from .models import Campaign
 from .progress import campaign_progress
-from .selectors import campaign_stats
+from .selectors import campaign_stats, campaign_stats_of, campaigns_with_stats
 from .services import campaign_cancel, campaign_create, campaign_pause, campaign_preview, campaign_send
 
 # What the detail page offers in each status; each is the API's action of the same name.
@@ -75,23 +74,11 @@ class CampaignAdmin(AccountScopedAdmin):
         return False
 
     def get_queryset(self, request):
-        # The counts of the whole page in one query, not one per row.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                recipients=Count("messages"),
-                queued=Count("messages", filter=Q(messages__status="queued")),
-                sent=Count("messages", filter=Q(messages__status__in=["sent", "delivered", "undelivered"])),
-                delivered=Count("messages", filter=Q(messages__status="delivered")),
-                failed=Count("messages", filter=Q(messages__status="failed")),
-            )
-        )
+        return campaigns_with_stats(super().get_queryset(request))  # the counts of the whole page in one query
 
     @admin.display(description="Progress")
     def progress(self, campaign):
-        stats = {key: getattr(campaign, key) for key in ("recipients", "queued", "sent", "delivered", "failed")}
-        return campaign_progress(campaign=campaign, stats=stats)
+        return campaign_progress(campaign=campaign, stats=campaign_stats_of(campaign))
 
     def get_urls(self):
         view = self.admin_site.admin_view

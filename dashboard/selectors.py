@@ -1,16 +1,16 @@
-"""What an account owner's home page shows, read in a few queries whatever the account's size."""
+"""What an account owner's home page shows, in three queries whatever the account's size."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Account
 from campaigns.models import Campaign
-from campaigns.selectors import campaign_stats
+from campaigns.selectors import campaign_stats_of, campaigns_with_stats
 from messaging.models import Message
+from reports.filters import UsageQuery
+from reports.selectors import usage_report
 
 CHART_DAYS = 30
 RECENT_CAMPAIGNS = 5
@@ -32,7 +32,7 @@ class HomeFigures:
     delivery_rate_7: float | None  # delivered ÷ (delivered + undelivered), None with no final status yet
     delivery_rate_30: float | None
     days: list[dict]  # oldest first: {"day": date, "queued": n, "sent": n, …}
-    campaigns: list[Campaign]  # newest first, each with `.stats` (campaigns.selectors.campaign_stats)
+    campaigns: list[Campaign]  # newest first, each with `.stats` (as campaigns.selectors.campaign_stats gives them)
 
 
 def delivery_rate(delivered: int, undelivered: int) -> float | None:
@@ -41,32 +41,28 @@ def delivery_rate(delivered: int, undelivered: int) -> float | None:
 
 
 def home_figures(*, account_id) -> HomeFigures:
+    """In three queries: the account, its usage report (the rollup, reports.selectors) and its latest
+    campaigns with their counts."""
     account = Account.objects.get(pk=account_id)
     today = timezone.localdate()
     first_day = min(today - timedelta(days=CHART_DAYS - 1), today.replace(day=1))
-    rows = (
-        Message.objects.filter(account_id=account_id, created_at__date__gte=first_day)
-        .annotate(day=TruncDate("created_at"))
-        .values_list("day", "status")
-        .annotate(count=Count("id"), credits=Sum("credits", filter=~Q(status=Message.Status.FAILED)))
-        .order_by()
-    )
-    by_day: dict[date, dict] = {}
-    for day, status, count, credits in rows:
-        counts = by_day.setdefault(day, {"credits": 0} | dict.fromkeys(STATUSES, 0))
-        counts[status] += count
-        counts["credits"] += credits or 0
-    chart_days = [today - timedelta(days=offset) for offset in range(CHART_DAYS - 1, -1, -1)]
-    days = [{"day": day} | by_day.get(day, {"credits": 0} | dict.fromkeys(STATUSES, 0)) for day in chart_days]
-    campaigns = list(Campaign.objects.filter(account_id=account_id).order_by("-created_at")[:RECENT_CAMPAIGNS])
-    stats = campaign_stats(campaign_ids=[campaign.pk for campaign in campaigns])
+    report = usage_report(account_id=account_id, query=UsageQuery(date_from=first_day, date_to=today))
+    by_day = {
+        date.fromisoformat(group["day"]): {"credits": group["credits_spent"]}
+        | {status: group["messages"][status] for status in STATUSES}
+        for group in report["groups"]
+    }
+    days = [{"day": today - timedelta(days=offset)} | by_day[today - timedelta(days=offset)]
+            for offset in range(CHART_DAYS - 1, -1, -1)]  # fmt: skip
+    latest = campaigns_with_stats(Campaign.objects.filter(account_id=account_id).order_by("-created_at"))
+    campaigns = list(latest[:RECENT_CAMPAIGNS])
     for campaign in campaigns:
-        campaign.stats = stats[campaign.pk]
+        campaign.stats = campaign_stats_of(campaign)
     return HomeFigures(
         account=account,
         low_credits=account.sms_credits < account.low_credits_threshold,
-        today=_usage(by_day, [today]),
-        month=_usage(by_day, [day for day in by_day if day >= today.replace(day=1)]),
+        today=_usage([by_day[today]]),
+        month=_usage([counts for day, counts in by_day.items() if day >= today.replace(day=1)]),
         delivery_rate_7=_rate(days[-7:]),
         delivery_rate_30=_rate(days),
         days=days,
@@ -74,8 +70,7 @@ def home_figures(*, account_id) -> HomeFigures:
     )
 
 
-def _usage(by_day: dict, days: list[date]) -> Usage:
-    counts = [by_day[day] for day in days if day in by_day]
+def _usage(counts: list[dict]) -> Usage:
     return Usage(
         messages=sum(sum(day[status] for status in STATUSES) for day in counts),
         credits=sum(day["credits"] for day in counts),

@@ -1,7 +1,6 @@
 """Contacts, messages, sender IDs and the ledger in the dashboard: search by number however it is written,
 filters, the CSV import with its row report, bulk group changes, and nothing of another account's."""
 
-
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing.models import Transaction
@@ -165,13 +164,11 @@ def test_another_owners_rows_are_not_reachable_by_url(owner_client, other_accoun
         assert "doesn\u2019t exist" in response.content.decode()  # the admin's notice
 
 
-
-
 def test_the_export_streams_every_filtered_row_of_the_list_made_safe_for_spreadsheets(
     owner_client, account, other_account
 ):
     MessageFactory.create_batch(120, account=account, status="delivered")  # more than a page of the list
-    MessageFactory(account=account, status="delivered", text="=HYPERLINK(\"http://evil\")")
+    MessageFactory(account=account, status="delivered", text='=HYPERLINK("http://evil")')
     MessageFactory(account=account, status="failed", text="Not exported")
     MessageFactory(account=other_account, status="delivered", text="Theirs")
 

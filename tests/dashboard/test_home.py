@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from dashboard.selectors import home_figures
 from messaging.models import Message
 from tests.factories import GroupFactory, MessageFactory
 
@@ -75,3 +76,16 @@ def test_the_sites_root_leads_to_the_dashboard(client):
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/"
+
+
+def test_the_home_pages_figures_take_three_queries_whatever_the_accounts_size(account, django_assert_num_queries):
+    messages_on(account, 0, "delivered", 30)
+    messages_on(account, 12, "failed", 30)
+    campaign = Campaign.objects.create(account=account, name="C", message="Hi", sender_name="MyBrand",
+                                       group=GroupFactory(account=account), status="sending")  # fmt: skip
+    MessageFactory.create_batch(5, account=account, campaign=campaign)
+
+    with django_assert_num_queries(3):  # the account, its usage report (the rollup), its campaigns' counts
+        home = home_figures(account_id=account.pk)
+
+    assert home.today.messages == 35 and home.campaigns[0].stats["recipients"] == 5
