@@ -164,13 +164,13 @@ def test_rejecting_in_the_dashboard_needs_a_reason(account):
     assert (sender.status, sender.rejection_reason) == ("rejected", "Misleading")
 
 
-def test_an_owner_sees_but_cannot_add_or_edit_sender_ids_in_the_dashboard(account):
+def test_an_owner_sees_and_requests_but_cannot_edit_sender_ids_in_the_dashboard(account):
     sender = SenderIdFactory(account=account, name="MyBrand", status="pending", reviewed_at=None)
     owner = Client()
     owner.force_login(UserFactory(is_staff=True, account=account))
 
     assert "MyBrand" in owner.get("/admin/messaging/senderid/").content.decode()
-    assert owner.get("/admin/messaging/senderid/add/").status_code == 403
+    assert owner.get("/admin/messaging/senderid/add/").status_code == 200  # a request: pending until reviewed
     owner.post(f"/admin/messaging/senderid/{sender.pk}/change/", {"name": "Renamed", "purpose": ""})
     sender.refresh_from_db()
     assert sender.name == "MyBrand"
