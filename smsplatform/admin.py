@@ -132,6 +132,12 @@ class AccountScopedAdmin(admin.ModelAdmin):
             return [column for column in columns if column != "account"]  # an owner has the one
         return columns
 
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if self._is_owner(request):
+            return [f for f in filters if (f[0] if isinstance(f, tuple) else f) != "account"]
+        return filters
+
 
 class DateRangeFilter(admin.FieldListFilter):
     """From and to dates (both included, in the site's time zone) on a date-time field: `<field>__gte` and

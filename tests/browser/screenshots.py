@@ -37,6 +37,11 @@ def _message_typed(browser: Browser) -> None:
     browser.wait_for_text("1 segment", css="#quote")  # the live quote has answered
 
 
+def _campaign_typed(browser: Browser) -> None:
+    browser.fill(name="December specials", group="Customers", message="Hi {name}, 15% off all paint until Friday!")
+    browser.wait_for_text("recipient(s)", css="#preview")  # the preview has answered
+
+
 PAGES = [
     Page("login.png", "/admin/login/", wait_for="#login-form", signed_in=False),
     Page("home.png", "/admin/"),
@@ -45,11 +50,13 @@ PAGES = [
     Page("message.png", "/admin/messaging/message/{message}/change/"),
     Page("campaigns.png", "/admin/campaigns/campaign/", wait_for="#result_list"),
     Page("campaign.png", "/admin/campaigns/campaign/{campaign}/change/"),
-    Page("campaign-new.png", "/admin/campaigns/campaign/add/", wait_for="#content-main form"),
+    Page("campaign-new.png", "/admin/campaigns/campaign/add/", wait_for="#content-main form", before=_campaign_typed),
     Page("contacts.png", "/admin/contacts/contact/", wait_for="#result_list"),
     Page("contacts-import.png", "/admin/contacts/contact/import/", wait_for="#content-main form"),
     Page("groups.png", "/admin/contacts/group/", wait_for="#result_list"),
     Page("sender-ids.png", "/admin/messaging/senderid/", wait_for="#result_list"),
+    Page("sender-id-request.png", "/admin/messaging/senderid/add/", wait_for="#content-main form"),
+    Page("opt-outs.png", "/admin/messaging/optout/", wait_for="#result_list"),
     Page("ledger.png", "/admin/billing/transaction/", wait_for="#result_list"),
     Page("api-keys.png", "/admin/accounts/apikey/", wait_for="#result_list"),
 ]
