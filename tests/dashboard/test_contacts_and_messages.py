@@ -182,3 +182,13 @@ def test_the_export_streams_every_filtered_row_of_the_list_made_safe_for_spreads
     body = "\n".join(lines)
     assert "'=HYPERLINK" in body
     assert "Not exported" not in body and "Theirs" not in body
+
+
+def test_a_file_that_is_not_a_csv_is_refused_with_a_message_not_a_crash(owner_client, account):
+    binary = SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", content_type="image/png")
+
+    response = owner_client.post("/admin/contacts/contact/import/", {"file": binary})
+
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert not Contact.objects.exists()
