@@ -40,7 +40,7 @@ def daily_messages_chart(days: list[dict]) -> SafeString:
         "",
         '<text x="{}" y="{}" text-anchor="middle">{}</text>',
         (
-            (f"{index * slot + slot / 2:.1f}", HEIGHT - 6, f"{day['day']:%d %b}")
+            (f"{min(index * slot + slot / 2, WIDTH - 22):.1f}", HEIGHT - 6, f"{day['day']:%d %b}")  # today's fits
             for index, day in enumerate(days)
             if index % 5 == (len(days) - 1) % 5  # every fifth day, ending on today
         ),
