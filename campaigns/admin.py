@@ -9,12 +9,12 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import Group
 from messaging.selectors import sender_names_approved
-from smsplatform.admin import AccountScopedAdmin, ServiceForm, owner_account_id
+from smsplatform.admin import AccountScopedAdmin, ServiceForm, owner_account_id, owner_account_id_required
 from smsplatform.errors import ApplicationError
 
 from .models import Campaign
 from .progress import campaign_progress
-from .selectors import campaign_stats, campaign_stats_of, campaigns_with_stats
+from .selectors import campaign_stats_of, campaigns_with_stats
 from .services import campaign_cancel, campaign_create, campaign_pause, campaign_preview, campaign_send
 
 # What the detail page offers in each status; each is the API's action of the same name.
@@ -125,11 +125,13 @@ class CampaignAdmin(AccountScopedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         campaign = self.get_object(request, object_id)
         extra = {}
-        if campaign is not None:
-            stats = campaign_stats(campaign_ids=[campaign.pk])[campaign.pk]
-            extra = {"progress": campaign_progress(campaign=campaign, stats=stats), "live": campaign.status in LIVE,
-                     "campaign_actions": ACTIONS.get(campaign.status, []) if self._is_owner(request) else [],
-                     "campaign": campaign}  # fmt: skip
+        if campaign is not None:  # with its counts: get_queryset annotates them
+            extra = {
+                "progress": campaign_progress(campaign=campaign, stats=campaign_stats_of(campaign)),
+                "live": campaign.status in LIVE,
+                "campaign_actions": ACTIONS.get(campaign.status, []) if self._is_owner(request) else [],
+                "campaign": campaign,
+            }
         return super().change_view(request, object_id, form_url, extra | (extra_context or {}))
 
     def _campaign(self, request, campaign_id) -> Campaign:
@@ -137,7 +139,7 @@ class CampaignAdmin(AccountScopedAdmin):
 
     def progress_view(self, request, campaign_id):
         campaign = self._campaign(request, campaign_id)
-        stats = campaign_stats(campaign_ids=[campaign.pk])[campaign.pk]
+        stats = campaign_stats_of(campaign)
         html = campaign_progress(campaign=campaign, stats=stats)
         return JsonResponse({"status": campaign.status, "live": campaign.status in LIVE, "stats": stats, "html": html})
 
@@ -159,9 +161,7 @@ class CampaignAdmin(AccountScopedAdmin):
 
     def preview_view(self, request):
         """The message as the group's first recipient gets it, and the campaign's cost now (JSON)."""
-        account_id = owner_account_id(request)
-        if account_id is None:
-            raise PermissionDenied
+        account_id = owner_account_id_required(request)
         try:
             preview = campaign_preview(
                 account_id=account_id, template=request.GET.get("message", ""), group_id=request.GET.get("group")

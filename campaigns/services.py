@@ -70,17 +70,25 @@ def campaign_estimate(*, template: str, group_id) -> int:
     )
 
 
-def campaign_preview(*, account_id, template: str, group_id) -> dict:
-    """What the group's first recipient would get and what the whole group would cost now, without creating
-    anything (the dashboard's preview). Errors as campaign_create's."""
+def _group_for(*, account_id, template: str, group_id) -> Group:
+    """The account's group a campaign with this template goes to; InvalidInput naming the template's fault or
+    a group that is not the account's."""
     try:
         template_check(template)
     except TemplateError as exc:
         raise InvalidInput({"message": [str(exc)]}) from None
-    if not Group.objects.filter(account_id=account_id, pk=group_id).exists():
+    group = Group.objects.filter(account_id=account_id, pk=group_id).first()
+    if group is None:
         raise InvalidInput({"group_id": ["No such group in this account."]})
+    return group
+
+
+def campaign_preview(*, account_id, template: str, group_id) -> dict:
+    """What the group's first recipient would get and what the whole group would cost now, without creating
+    anything (the dashboard's preview). Errors as campaign_create's."""
+    group = _group_for(account_id=account_id, template=template, group_id=group_id)
     sample, recipients, credits = None, 0, 0
-    for _, phone, first_name, last_name in _recipients(group_id=group_id):
+    for _, phone, first_name, last_name in _recipients(group_id=group.pk):
         text, count = _personalised(template, phone, first_name, last_name)
         if sample is None:
             sample = {"phone": phone, "text": text, "encoding": count.encoding, "segments": count.segments}
@@ -99,13 +107,7 @@ def campaign_create(
     scheduled_at: datetime | None = None,
     callback_url: str = "",
 ) -> Campaign:
-    try:
-        template_check(message)
-    except TemplateError as exc:
-        raise InvalidInput({"message": [str(exc)]}) from None
-    group = Group.objects.filter(account_id=account_id, pk=group_id).first()
-    if group is None:
-        raise InvalidInput({"group_id": ["No such group in this account."]})
+    group = _group_for(account_id=account_id, template=message, group_id=group_id)
     approved = sender_approved(account_id=account_id, name=sender_name)
     if approved is None:
         raise SenderNotApproved(sender_name)

@@ -8,13 +8,11 @@ from django.utils import timezone
 from accounts.models import Account
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_stats_of, campaigns_with_stats
-from messaging.models import Message
 from reports.filters import UsageQuery
-from reports.selectors import usage_report
+from reports.selectors import STATUSES, delivery_rate, usage_report
 
 CHART_DAYS = 30
 RECENT_CAMPAIGNS = 5
-STATUSES = [status.value for status in Message.Status]
 
 
 @dataclass
@@ -29,15 +27,10 @@ class HomeFigures:
     low_credits: bool
     today: Usage
     month: Usage
-    delivery_rate_7: float | None  # delivered ÷ (delivered + undelivered), None with no final status yet
+    delivery_rate_7: float | None  # reports.selectors.delivery_rate
     delivery_rate_30: float | None
     days: list[dict]  # oldest first: {"day": date, "queued": n, "sent": n, …}
     campaigns: list[Campaign]  # newest first, each with `.stats` (as campaigns.selectors.campaign_stats gives them)
-
-
-def delivery_rate(delivered: int, undelivered: int) -> float | None:
-    final = delivered + undelivered
-    return delivered / final if final else None
 
 
 def home_figures(*, account_id) -> HomeFigures:
@@ -78,4 +71,6 @@ def _usage(counts: list[dict]) -> Usage:
 
 
 def _rate(days: list[dict]) -> float | None:
-    return delivery_rate(sum(day["delivered"] for day in days), sum(day["undelivered"] for day in days))
+    return delivery_rate(
+        delivered=sum(day["delivered"] for day in days), undelivered=sum(day["undelivered"] for day in days)
+    )

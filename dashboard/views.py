@@ -1,7 +1,6 @@
 """The dashboard's own pages: what an owner does that is not a model's list or form."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -10,24 +9,17 @@ from django.views.decorators.http import require_GET
 
 from campaigns.models import Campaign
 from messaging.models import Message
-from messaging.segments import MAX_SEGMENTS, segment_count
+from messaging.segments import MAX_SEGMENTS, text_quote
 from messaging.services import message_send
-from smsplatform.admin import owner_account_id
+from smsplatform.admin import owner_account_id, owner_account_id_required
 from smsplatform.errors import ApplicationError
 
 from .forms import SendForm
 
 
-def _owner_account_id(request):
-    account_id = owner_account_id(request)
-    if account_id is None:
-        raise PermissionDenied("Only an account owner sends from the dashboard: log in as one.")
-    return account_id
-
-
 def send(request):
     """Send one SMS, by the API's rules (the same service): charged, routed, and its errors word for word."""
-    account_id = _owner_account_id(request)
+    account_id = owner_account_id_required(request)
     form = SendForm(request.POST or None, account_id=account_id)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -54,14 +46,15 @@ def send(request):
 
 def reference(request, reference):
     """What a ledger row paid for or refunded: its message or its campaign, in the caller's account."""
-    for model in (Message, Campaign):
-        found = model.objects.filter(pk=reference)
-        if (account_id := owner_account_id(request)) is not None:
-            found = found.filter(account_id=account_id)
-        elif not request.user.is_superuser:
-            break
-        if found.exists():
-            return redirect(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[reference]))
+    account_id = owner_account_id(request)
+    if account_id is not None or request.user.is_superuser:
+        for model in (Message, Campaign):
+            found = model.objects.filter(pk=reference)
+            if account_id is not None:
+                found = found.filter(account_id=account_id)
+            if found.exists():
+                name = f"admin:{model._meta.app_label}_{model._meta.model_name}_change"
+                return redirect(reverse(name, args=[reference]))
     messages.warning(request, f"No message or campaign of yours has the reference {reference}.")
     return redirect(reverse("admin:billing_transaction_changelist"))
 
@@ -69,14 +62,5 @@ def reference(request, reference):
 @require_GET
 def quote(request):
     """The segment and credit count of a text as the sender types it (the quote endpoint's logic)."""
-    count = segment_count(request.GET.get("message", ""))
-    return JsonResponse(
-        {
-            "encoding": count.encoding,
-            "characters": count.characters,
-            "segments": count.segments,
-            "credits": count.segments,
-            "non_gsm_characters": count.non_gsm_characters,
-            "too_long": count.segments > MAX_SEGMENTS,
-        }
-    )
+    quote = text_quote(request.GET.get("message", ""))
+    return JsonResponse(quote | {"too_long": quote["segments"] > MAX_SEGMENTS})

@@ -26,7 +26,7 @@ from .fields import PhoneNumberField
 from .filters import STATUSES, message_filters_parse
 from .inbound import inbound_receive
 from .models import Message, SenderId, sender_name_validator
-from .segments import GSM7, UCS2, segment_count
+from .segments import GSM7, UCS2, text_quote
 from .selectors import message_get, message_history, message_list, sender_list, tester_list
 from .services import message_send, sender_create
 
@@ -220,16 +220,7 @@ class QuoteApi(AccountApi):
     def post(self, request):
         serializer = self.QuoteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        count = segment_count(serializer.validated_data["message"])
-        return Response(
-            {
-                "encoding": count.encoding,
-                "characters": count.characters,
-                "segments": count.segments,
-                "credits": count.segments,
-                "non_gsm_characters": count.non_gsm_characters,
-            }
-        )
+        return Response(text_quote(serializer.validated_data["message"]))
 
 
 class HistoryApi(AccountApi):

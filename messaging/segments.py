@@ -75,6 +75,19 @@ def segment_count(text: str) -> SegmentCount:
     return SegmentCount(UCS2, length, len(utf16) // 2, segments, non_gsm_characters(text))
 
 
+def text_quote(text: str) -> dict:
+    """What sending `text` costs, as the quote endpoint and the dashboard's send form say it: one credit a
+    segment."""
+    count = segment_count(text)
+    return {
+        "encoding": count.encoding,
+        "characters": count.characters,
+        "segments": count.segments,
+        "credits": count.segments,
+        "non_gsm_characters": count.non_gsm_characters,
+    }
+
+
 def non_gsm_characters(text: str) -> list[str]:
     """The distinct characters that force UCS-2, in order of first appearance; [] when the text is GSM-7."""
     return list(dict.fromkeys(_NOT_GSM.findall(text)))

@@ -113,11 +113,19 @@ def _add(counts: dict, row: dict) -> None:
         counts["credits_refunded"] += int(row["credits"])
 
 
+def delivery_rate(*, delivered: int, undelivered: int) -> float | None:
+    """delivered ÷ (delivered + undelivered), the messages with a final receipt, to four places; None while
+    none has one."""
+    final = delivered + undelivered
+    return round(delivered / final, 4) if final else None
+
+
 def _finished(counts: dict) -> dict:
     messages = counts["messages"]
-    final = messages[Message.Status.DELIVERED] + messages[Message.Status.UNDELIVERED]
     return {
         **counts,
         "credits_spent": counts["credits_charged"] - counts["credits_refunded"],
-        "delivery_rate": round(messages[Message.Status.DELIVERED] / final, 4) if final else None,
+        "delivery_rate": delivery_rate(
+            delivered=messages[Message.Status.DELIVERED], undelivered=messages[Message.Status.UNDELIVERED]
+        ),
     }

@@ -10,7 +10,7 @@ import datetime
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from .errors import ApplicationError, InvalidInput
@@ -22,6 +22,15 @@ def owner_account_id(request):
     if user.is_active and user.is_staff and not user.is_superuser:
         return user.account_id
     return None
+
+
+def owner_account_id_required(request):
+    """The caller's account, for a page that acts for an account (sending, a campaign's preview): an operator,
+    who has none, is refused (403)."""
+    account_id = owner_account_id(request)
+    if account_id is None:
+        raise PermissionDenied("Only an account owner does this in the dashboard: log in as one.")
+    return account_id
 
 
 class ServiceForm(forms.Form):
