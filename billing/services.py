@@ -6,29 +6,54 @@ debits can never both spend the last credit (the row lock orders them and
 `WHERE sms_credits >= n` re-checks), and the balance always equals the sum of the ledger.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django.db import connection, models, transaction
 
 from accounts.models import Account
-from smsplatform.errors import InsufficientCredits
+from smsplatform.errors import ApplicationError, InsufficientCredits
 
 from .models import Transaction
 
 
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """A rule the debit's own statement checks, so that it costs no round trip of its own: an SQL condition
+    (`NOT EXISTS (…)`) with its parameters, and the error to raise when it does not hold."""
+
+    sql: str
+    params: Sequence
+    error: Callable[[], ApplicationError]
+
+    def holds(self) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {self.sql}", self.params)
+            return bool(cursor.fetchone()[0])
+
+
 def _ledger_write(
-    *, account_id, amount: int, type: str, description: str, reference: str, paid_rows: Sequence[models.Model] = ()
+    *,
+    account_id,
+    amount: int,
+    type: str,
+    description: str,
+    reference: str,
+    paid_rows: Sequence[models.Model] = (),
+    precondition: Precondition | None = None,
 ) -> Transaction:
     """Change the balance by `amount`, record it, and insert `paid_rows` (what the credits pay for): all or nothing."""
     entry = Transaction(
         account_id=account_id, type=type, amount=amount, balance_after=0, description=description, reference=reference
     )
-    update, params = _balance_update_sql(account_id, amount)
+    update, params = _balance_update_sql(account_id, amount, precondition)
     if connection.vendor == "postgresql":
         balance = _write_in_one_statement(update, params, entry, paid_rows)
     else:
         balance = _write_in_one_transaction(update, params, entry, paid_rows)
     if balance is None:  # nothing was written
+        if precondition is not None and not precondition.holds():
+            raise precondition.error()
         if amount < 0 and Account.objects.filter(pk=account_id).exists():
             raise InsufficientCredits()
         raise Account.DoesNotExist(f"No account {account_id}.")
@@ -36,13 +61,16 @@ def _ledger_write(
     return entry
 
 
-def _balance_update_sql(account_id, amount: int) -> tuple[str, list]:
+def _balance_update_sql(account_id, amount: int, precondition: Precondition | None) -> tuple[str, list]:
     sql = f"UPDATE {Account._meta.db_table} SET sms_credits = sms_credits + %s WHERE id = %s"
     params = [amount, Account._meta.pk.get_db_prep_value(account_id, connection)]
     if amount < 0:
         # Spending: the balance must cover it, checked by the same statement that changes it.
         sql += " AND sms_credits >= %s"
         params.append(-amount)
+    if precondition is not None:
+        sql += f" AND {precondition.sql}"
+        params += precondition.params
     return sql + " RETURNING sms_credits", params
 
 
@@ -123,11 +151,12 @@ def credits_debit(
     description: str = "",
     reference: str = "",
     paid_rows: Sequence[models.Model] = (),
+    precondition: Precondition | None = None,
 ) -> Transaction:
-    """Spend credits, or raise InsufficientCredits and change nothing.
+    """Spend credits, or raise InsufficientCredits (or the precondition's error, first) and change nothing.
 
     `paid_rows` are new rows (a message) inserted with the debit, all or nothing: on
-    PostgreSQL in the same single statement.
+    PostgreSQL in the same single statement, which also checks `precondition`.
     """
     return _ledger_write(
         account_id=account_id,
@@ -136,6 +165,7 @@ def credits_debit(
         description=description,
         reference=reference,
         paid_rows=paid_rows,
+        precondition=precondition,
     )
 
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.selectors import balance_get
-from billing.services import credits_debit
+from billing.services import Precondition, credits_debit
 from contacts.importing import MAX_ERRORS
 from contacts.models import Contact
 from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
@@ -31,7 +31,7 @@ from .errors import (
 from .models import IdempotencyKey, Message, OptOut, SenderId, Tester
 from .phone import phone_normalize
 from .segments import MAX_SEGMENTS, segment_count
-from .selectors import opt_out_exists, sender_approved, sender_cache_clear, tester_is_verified
+from .selectors import sender_approved, sender_cache_clear, tester_is_verified
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,6 @@ def message_send(
     sender_name, is_sandbox = approved
     if is_sandbox and not tester_is_verified(account_id=account_id, phone=recipient):
         raise SandboxRecipientNotAllowed()
-    if not transactional and opt_out_exists(account_id=account_id, phone=recipient):
-        raise RecipientOptedOut(recipient)
     if callback_url:
         url_check(url=callback_url, field="callback_url")
 
@@ -99,7 +97,8 @@ def message_send(
         callback_url=callback_url,
         first_attempt_lease=first_attempt_lease(recipient),
     )
-    charge = _charge(message)
+    # The opt-out is checked by the charge's own statement: a refused send costs nothing and writes nothing.
+    charge = _charge(message, precondition=None if transactional else _not_opted_out(account_id, recipient))
     if idempotency_key is None:
         # The debit, its ledger row and the message, all or nothing (one statement on PostgreSQL).
         debit = credits_debit(**charge)
@@ -177,7 +176,7 @@ def _message_new(
     )
 
 
-def _charge(message: Message) -> dict:
+def _charge(message: Message, precondition: Precondition | None = None) -> dict:
     """The debit of a new message, inserted with it."""
     return {
         "account_id": message.account_id,
@@ -185,7 +184,18 @@ def _charge(message: Message) -> dict:
         "description": f"SMS to {message.recipient}",
         "reference": str(message.id),
         "paid_rows": [message],
+        "precondition": precondition,
     }
+
+
+def _not_opted_out(account_id, phone: str) -> Precondition:
+    """The rule that `phone` has not opted out of the account's messages, as the charge's statement checks it."""
+    quote = connection.ops.quote_name
+    return Precondition(
+        sql=f"NOT EXISTS (SELECT 1 FROM {quote(OptOut._meta.db_table)} WHERE account_id = %s AND phone = %s)",
+        params=[OptOut._meta.get_field("account").get_db_prep_value(account_id, connection), phone],
+        error=partial(RecipientOptedOut, phone),
+    )
 
 
 def _request_hash(**fields) -> str:

@@ -100,9 +100,12 @@ if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     # Reuse connections between requests: a new PostgreSQL connection costs milliseconds.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    # A reused connection is tested (SELECT 1) at the start of each request, so a database restart
-    # costs no failed request; off saves that round trip on every request.
+    # A reused connection is tested (SELECT 1) at the start of a request, so a database restart costs no
+    # failed request; not when it served a request within the last second (smsplatform.postgresql), and off
+    # saves that round trip on every request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "smsplatform.postgresql"
 else:
     DATABASES = {
         "default": {

@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config, items):
     """`postgres`, `redis` and `browser` tests are skipped without those services, and fail instead with
     REQUIRE_SERVICES=1. A test using the `browser` fixture (tests/browser/conftest.py) is a `browser` test."""
     missing = {}
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if settings.DATABASES["default"]["ENGINE"] != "smsplatform.postgresql":
         missing["postgres"] = "needs PostgreSQL (DATABASE_URL=postgres://…)"
     if not settings.REDIS_URL:
         missing["redis"] = "needs Redis (REDIS_URL=redis://…)"

@@ -64,7 +64,7 @@ def test_database_url_and_redis_url_switch_to_postgresql_and_redis():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql",
+        "smsplatform.postgresql",
         "redis://cache:6379/1",  # the broker in the database after the cache's
         "smsplatform.cache.RedisCache",
     ]

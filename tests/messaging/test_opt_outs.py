@@ -4,9 +4,10 @@ import pytest
 
 from accounts.models import Account
 from billing.models import Transaction
+from billing.services import credits_adjust
 from campaigns.models import Campaign
 from contacts.models import Contact
-from messaging.models import Message, OptOut
+from messaging.models import IdempotencyKey, Message, OptOut
 from messaging.services import opt_out_add
 from tests.factories import ContactFactory, GroupFactory
 
@@ -113,6 +114,26 @@ def test_a_send_to_an_opted_out_number_is_refused_and_charges_nothing(api_client
     assert balance(account) == 100
     assert not Message.objects.exists()
     assert not outbox
+
+
+def test_an_opted_out_number_is_refused_before_an_empty_balance_and_an_idempotency_key_is_not_kept(
+    api_client, account, sender
+):
+    opt_out_add(account_id=account.pk, phone=PHONE)
+    credits_adjust(account_id=account.pk, amount=-balance(account), description="Spent")
+
+    response = api_client.post(
+        "/api/v1/sms/send/",
+        {"to": "0771234567", "sender": "MyBrand", "message": "Your order shipped"},
+        format="json",
+        headers={"Idempotency-Key": "order-4711"},
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "recipient_opted_out"
+    assert not IdempotencyKey.objects.exists()
+    assert not Message.objects.exists()
+    assert Transaction.objects.filter(account=account).count() == 2  # the top-up and the adjustment alone
 
 
 def test_a_transactional_message_goes_to_an_opted_out_number(api_client, account, sender, outbox):
