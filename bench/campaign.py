@@ -39,7 +39,7 @@ from _harness import (
     redis_flush,
 )
 
-DATABASE = "smsplatform_bench_campaign"
+DATABASE = os.environ.get("BENCH_DATABASE", "smsplatform_bench_campaign")
 PORT = int(os.environ.get("BENCH_PORT", "8933"))
 SMSC_PORT, SMSC_CONTROL_PORT = 12800, 12801
 RECEIPT_DELAY = 0.1  # seconds after each submit: the receipts are part of the measure, not the SMSC's wait
