@@ -43,6 +43,9 @@ DATABASE = os.environ.get("BENCH_DATABASE", "smsplatform_bench_campaign")
 PORT = int(os.environ.get("BENCH_PORT", "8933"))
 SMSC_PORT, SMSC_CONTROL_PORT = 12800, 12801
 RECEIPT_DELAY = 0.1  # seconds after each submit: the receipts are part of the measure, not the SMSC's wait
+# The campaign's page counts its messages by status (60 ms of PostgreSQL at 100,000): polled every 0.1 s it took a
+# sixth of the database's time. Once completed, whether any message still waits for its receipt is read instead.
+POLL_SECONDS = 0.5
 
 
 def smsc_stats() -> dict:
@@ -93,13 +96,13 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
     api(PORT, key, "POST", f"{path}send/")
     sent_request = time.monotonic() - started
     while (state := api(PORT, key, "GET", path))["status"] == "sending":
-        time.sleep(0.1)
+        time.sleep(POLL_SECONDS)
     completed = time.monotonic() - started
-    while (state := api(PORT, key, "GET", path))["stats"]["delivered"] < size and state["stats"]["failed"] == 0:
-        if time.monotonic() - started > 1800:
-            break
+    sent = f"FROM messaging_message WHERE campaign_id = '{campaign['id']}' AND status = 'sent'"
+    while psql(f"SELECT EXISTS (SELECT {sent})", DATABASE) == "t" and time.monotonic() - started < 1800:
         time.sleep(0.1)
     all_delivered = time.monotonic() - started
+    state = api(PORT, key, "GET", path)
     cpu_after = cpu_by_process(processes)
     submitted = smsc_stats()["submit_sm"] - submitted_before
     by_status = dict(
