@@ -7,10 +7,12 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts import importing
-from contacts.errors import ImportTooLarge
+from contacts.errors import ImportConflict, ImportTooLarge
 from contacts.models import Contact
 from contacts.parsers import CsvParser
-from tests.factories import ContactFactory, GroupFactory
+from contacts.services import contacts_import
+from messaging.models import OptOut
+from tests.factories import AccountFactory, ContactFactory, GroupFactory
 
 from .helpers import IMPORT_URL, assert_error
 
@@ -372,6 +374,72 @@ def test_group_id_adds_every_imported_contact_to_the_group(api_client, account, 
     assert existing.groups.get() == group
 
 
+def test_existing_contacts_are_updated_and_join_the_group_across_batches(api_client, account, monkeypatch):
+    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    group = GroupFactory(account=account)
+    member = ContactFactory(account=account, phone="+263771111111", first_name="Old", last_name="A", groups=[group])
+    renamed = ContactFactory(account=account, phone="+263772222222", first_name="Old", last_name="B")
+    same = ContactFactory(account=account, phone="+263773333333", first_name="Same", last_name="C")
+    before = {contact.pk: contact.updated_at for contact in (member, renamed, same)}
+    text = (
+        "phone,first_name,last_name\n"
+        "0774444444,New,D\n"  # batch 1: created
+        "0771111111,First,\n"  # batch 1: a new first name, the last name kept
+        "0772222222,,Renamed\n"  # batch 2: the first name kept, a new last name
+        "0775555555,,\n"  # batch 2: created without names
+        "0773333333,Same,C\n"  # batch 3: nothing changes
+    )
+
+    assert result(post_csv(api_client, text, group_id=group.pk)) == {
+        "created": 2,
+        "updated": 3,
+        "failed": 0,
+        "errors": [],
+    }
+    assert contacts_of(account) == {
+        "+263771111111": ("First", "A"),
+        "+263772222222": ("Old", "Renamed"),
+        "+263773333333": ("Same", "C"),
+        "+263774444444": ("New", "D"),
+        "+263775555555": ("", ""),
+    }
+    assert group.contacts.count() == 5
+    assert Contact.groups.through.objects.filter(contact=member).count() == 1
+    for contact in (member, renamed, same):
+        contact.refresh_from_db()
+    # Only the contacts whose names changed were written.
+    assert member.updated_at > before[member.pk]
+    assert renamed.updated_at > before[renamed.pk]
+    assert same.updated_at == before[same.pk]
+
+
+def test_opted_out_numbers_stay_opted_out_and_the_opt_outs_are_unchanged(api_client, account, monkeypatch):
+    """The contact's opted_out mirrors the account's opt-outs: a new contact of an opted-out number is opted
+    out, an opted-out contact stays so, and an import neither adds nor removes an opt-out."""
+    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    OptOut.objects.create(account=account, phone="+263771111111", source=OptOut.Source.KEYWORD)
+    ContactFactory(account=account, phone="+263772222222", opted_out=True)
+    OptOut.objects.create(account=account, phone="+263772222222", source=OptOut.Source.CONTACT)
+    ContactFactory(account=account, phone="+263773333333")
+    OptOut.objects.create(account=account, phone="+263774444444")  # not in the file
+
+    text = "phone,first_name\n0771111111,Stop\n0772222222,Kept\n0773333333,In\n0775555555,New\n"
+    assert result(post_csv(api_client, text))["created"] == 2
+
+    opted_out = dict(Contact.objects.filter(account=account).values_list("phone", "opted_out"))
+    assert opted_out == {
+        "+263771111111": True,
+        "+263772222222": True,
+        "+263773333333": False,
+        "+263775555555": False,
+    }
+    assert set(OptOut.objects.filter(account=account).values_list("phone", flat=True)) == {
+        "+263771111111",
+        "+263772222222",
+        "+263774444444",
+    }
+
+
 @pytest.mark.parametrize("post", [post_csv, post_json])
 def test_another_accounts_or_an_unknown_group_is_a_400_and_imports_nothing(api_client, other_account, post):
     theirs = GroupFactory(account=other_account)
@@ -455,22 +523,36 @@ def test_more_than_100000_json_rows_are_refused(api_client):
     assert not Contact.objects.exists()
 
 
-def test_a_failure_half_way_leaves_nothing_imported(api_client, account, monkeypatch):
-    """One transaction: a concurrent change noticed in the third batch undoes the first two."""
+def test_a_failure_half_way_leaves_nothing_imported(account, monkeypatch):
+    """One transaction: a failure after two batches were written undoes them."""
     monkeypatch.setattr(importing, "BATCH_SIZE", 2)
     group = GroupFactory(account=account)
-    calls = []
+    written = []
 
-    def add_members(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 3:
-            raise IntegrityError("the group was deleted meanwhile")
+    def rows():
+        yield from importing.csv_rows(io.BytesIO(("phone\n" + "\n".join(numbers(5))).encode()))
+        written.append(Contact.objects.filter(account=account, groups=group).count())
+        raise IntegrityError("a concurrent change")
 
-    monkeypatch.setattr(importing, "_add_members", add_members)
+    with pytest.raises(ImportConflict):
+        contacts_import(account_id=account.pk, rows=rows(), group_id=group.pk)
 
-    response = post_csv(api_client, "phone\n" + "\n".join(numbers(6)), group_id=group.pk)
+    assert written == [4]  # the first two batches were in the database
+    assert not Contact.objects.exists()
 
-    assert_error(response, 409, "import_conflict")
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_deleted_before_the_import_commits_is_a_conflict_and_imports_nothing():
+    """The import is the whole transaction here (on PostgreSQL its foreign keys are checked as it goes)."""
+    account = AccountFactory()
+    gone = GroupFactory(account=account)
+    gone_id = gone.pk
+    gone.delete()
+
+    with pytest.raises(ImportConflict):
+        importing.import_rows(account_id=account.pk, rows=importing.csv_rows(io.BytesIO(b"phone\n0771111111\n")),
+                              group_id=gone_id)  # fmt: skip
+
     assert not Contact.objects.exists()
 
 
@@ -490,6 +572,57 @@ def test_an_import_never_touches_another_accounts_contacts(api_client, other_cli
         "failed": 0,
         "errors": [],
     }
+
+
+def test_an_import_into_a_group_never_touches_another_accounts_contacts_or_groups(
+    api_client, account, other_account, monkeypatch
+):
+    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    typed = ["0771111111", "0772222222", "0773333333", "0774444444", "0775555555"]
+    mine = GroupFactory(account=account)
+    theirs = GroupFactory(account=other_account)
+    their_contacts = [
+        ContactFactory(account=other_account, phone="+263" + phone[1:], first_name="Theirs", groups=[theirs])
+        for phone in typed
+    ]
+    ContactFactory(account=account, phone="+263771111111", first_name="Mine")
+    text = "phone,first_name,last_name\n" + "".join(f"{phone},New,Name\n" for phone in typed)
+
+    body = result(post_csv(api_client, text, group_id=mine.pk))
+
+    assert (body["created"], body["updated"]) == (4, 1)
+    for contact in their_contacts:
+        before = (contact.first_name, contact.last_name, contact.updated_at)
+        contact.refresh_from_db()
+        assert (contact.first_name, contact.last_name, contact.updated_at) == before
+        assert list(contact.groups.all()) == [theirs]
+    assert set(mine.contacts.values_list("account", flat=True)) == {account.pk}
+    assert mine.contacts.count() == 5
+
+
+def test_a_large_file_is_streamed_with_its_bad_rows_reported(api_client, account):
+    """20,000 rows as a multipart upload, a bad phone every 1,000 rows and a repeated one every 5,000."""
+    group = GroupFactory(account=account)
+    lines = ["phone,first_name,last_name"]
+    for n in range(1, 20_001):
+        if n % 1000 == 0:
+            lines.append(f"12{n},Bad,Phone")
+        elif n % 5000 == 1 and n > 1:
+            lines.append("0770000001,Again,Row")
+        else:
+            lines.append(f"077{n:07d},Name{n},Family")
+
+    body = result(post_file(api_client, "\n".join(lines) + "\n", group_id=str(group.pk)))
+
+    repeats = [5001, 10001, 15001]
+    assert (body["created"], body["updated"], body["failed"]) == (20_000 - 20 - 3, 0, 23)
+    failed_rows = sorted([*range(1000, 20_001, 1000), *repeats])
+    errors = {error["row"]: error["error"] for error in body["errors"]}
+    assert list(errors) == failed_rows
+    assert errors[5001] == "Duplicate phone: +263770000001 is already in row 1."
+    assert errors[20_000] == "Invalid phone: Enter a valid phone number."
+    assert group.contacts.count() == 20_000 - 23
+    assert Contact.objects.get(account=account, phone="+263770019999").first_name == "Name19999"
 
 
 def test_import_needs_a_key(anonymous_client, db):
