@@ -8,6 +8,7 @@ debits can never both spend the last credit (the row lock orders them and
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import connection, models, transaction
 
@@ -99,19 +100,25 @@ def _write_in_one_statement(update: str, params: list, entry: Transaction, paid_
 
 def _insert_from_debit_sql(row: models.Model) -> tuple[str, list]:
     """INSERT of a new row with the values the ORM would save; a ledger row takes its balance from the update."""
+    sql, fields = _insert_from_debit_template(type(row))
+    return sql, [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields]
+
+
+@cache
+def _insert_from_debit_template(model: type[models.Model]) -> tuple[str, list[models.Field]]:
+    """The INSERT of a model's row (made once per model: a send builds two on every request), and the fields
+    whose values are its parameters."""
     quote = connection.ops.quote_name
-    columns, values, params = [], [], []
-    for field in row._meta.concrete_fields:
+    columns, values, fields = [], [], []
+    for field in model._meta.concrete_fields:
         columns.append(quote(field.column))
-        if isinstance(row, Transaction) and field.name == "balance_after":
+        if model is Transaction and field.name == "balance_after":
             values.append("debit.sms_credits")
         else:
             values.append("%s")
-            params.append(field.get_db_prep_save(field.pre_save(row, add=True), connection))
-    return (
-        f"INSERT INTO {quote(row._meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(values)} FROM debit",
-        params,
-    )
+            fields.append(field)
+    table = quote(model._meta.db_table)
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM debit", fields
 
 
 def _write_in_one_transaction(update: str, params: list, entry: Transaction, paid_rows) -> int | None:

@@ -11,6 +11,7 @@ stopping it: callers catch REDIS_UNREACHABLE and fall back. `redis_outage` keeps
 request from paying a timeout per cache read, and logs an outage once.
 """
 
+import hashlib
 import logging
 import threading
 import time
@@ -100,8 +101,24 @@ class RedisOutage:
 redis_outage = RedisOutage()
 
 
+# The value of KEYS[1], and a hit on the counter KEYS[2] that expires ARGV[1] seconds after its first.
+_GET_AND_HIT = """
+local hits = redis.call('INCR', KEYS[2])
+if hits == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {redis.call('GET', KEYS[1]), hits}
+"""
+_GET_AND_HIT_SHA = hashlib.sha1(_GET_AND_HIT.encode(), usedforsecurity=False).hexdigest()
+
+
 class GuardedRedis(redis.Redis):
     """A redis-py client that goes through `redis_outage`: it fails at once during an outage this process saw."""
+
+    def evalsha_or_load(self, script: str, sha: str, keys: list, args: list):
+        """Run a Lua script by its hash, sending its text only to a server that does not know it yet."""
+        try:
+            return self.evalsha(sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return self.eval(script, len(keys), *keys, *args)
 
     def execute_command(self, *args, **options):
         redis_outage.check(lambda: redis.Redis.execute_command(self, "PING"))
@@ -145,12 +162,13 @@ class RedisCache(django_redis.RedisCache):
         self._class = RedisCacheClient
 
     def get_and_hit(self, key: str, counter: str, timeout: int):
-        """GET `key` and count a hit on an expiring counter, in one round trip: (value or None, hits)."""
-        key = self.make_and_validate_key(key)
-        pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
-        pipeline.get(key)
-        self._hit(pipeline, self.make_and_validate_key(counter), timeout)
-        raw, hits, _ = pipeline.execute()
+        """GET `key` and count a hit on an expiring counter, in one round trip: (value or None, hits).
+
+        One script, not a pipeline of three commands: every API request makes this call, and a pipeline costs
+        the web process about twice the CPU to build and parse."""
+        key, counter = self.make_and_validate_key(key), self.make_and_validate_key(counter)
+        client = self._cache.get_client(key, write=True)
+        raw, hits = client.evalsha_or_load(_GET_AND_HIT, _GET_AND_HIT_SHA, [key, counter], [timeout])
         return (None if raw is None else self._cache._serializer.loads(raw)), hits
 
     def hit(self, counter: str, timeout: int) -> int:

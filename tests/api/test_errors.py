@@ -44,6 +44,25 @@ def test_wrong_content_type_is_a_415(api_client):
     assert_error(response, 415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; indent=2", "text/*, */*"])
+def test_json_is_the_answer_to_any_accept_that_takes_it(api_client, accept):
+    headers = {} if accept is None else {"Accept": accept}
+
+    response = api_client.get("/api/v1/billing/balance/", headers=headers)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"sms_credits": 100}
+
+
+def test_an_accept_that_refuses_json_is_a_406_in_json(api_client):
+    response = api_client.get("/api/v1/billing/balance/", headers={"Accept": "text/html"})
+
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_acceptable"
+
+
 def test_wrong_method_is_a_405(api_client):
     assert_error(api_client.put(KEYS_URL, {}, format="json"), 405, "method_not_allowed")
 
