@@ -63,16 +63,18 @@ def redis_flush() -> None:
 
 
 @contextmanager
-def gunicorn(env: dict, *, port: int, workers: int, timeout: int | None = None):
-    """The platform's web processes under gunicorn, with sync workers and no access log: the shape every figure
-    so far was measured in (gunicorn.conf.py, which production uses, says gthread; the performance issue picks).
+def gunicorn(
+    env: dict, *, port: int, workers: int, timeout: int | None = None, worker_class: str = "sync", threads: int = 1
+):
+    """The platform's web processes under gunicorn, without an access log; sync workers unless told otherwise
+    (gunicorn.conf.py, which production uses, says gthread: bench/send.py measures both).
 
     `timeout`: seconds before gunicorn kills a worker busy with one request (its default is 30).
     """
     command = [
         PYTHON, "-m", "gunicorn", "smsplatform.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", "sync", "--threads", "1", "--access-logfile", "/dev/null",
-        "--backlog", "2048", "--log-level", "warning",
+        "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
+        "--access-logfile", "/dev/null", "--backlog", "2048", "--log-level", "warning",
     ]  # fmt: skip
     if timeout is not None:
         command += ["--timeout", str(timeout)]
