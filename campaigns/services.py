@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from billing.services import credits_debit
 from contacts.models import Contact, Group
-from messaging.delivery import messages_fail, messages_submit, submit_lease
+from messaging.delivery import batch_lease, messages_fail, messages_submit
 from messaging.errors import SenderNotApproved
 from messaging.models import Message, OptOut
 from messaging.segments import MAX_SEGMENTS, segment_count
@@ -287,17 +287,30 @@ def campaign_batch(*, campaign_id) -> float | None:
 
 
 def _claim(*, campaign: Campaign) -> list[Message]:
-    now = timezone.now()
-    with transaction.atomic():
-        ids = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(_due(), campaign=campaign, status=Message.Status.QUEUED)
-            .values_list("id", flat=True)[: settings.CAMPAIGN_BATCH_SIZE]
-        )
-        Message.objects.filter(pk__in=ids).update(
-            attempts=F("attempts") + 1, next_attempt_at=now + submit_lease(), error=""
-        )
-    return list(Message.objects.filter(pk__in=ids))
+    """The campaign's next due messages, each claimed for its next attempt and leased, in one statement (the
+    ORM's would take a transaction of three and a read back). Rows another batch holds are skipped: FOR UPDATE
+    SKIP LOCKED on PostgreSQL; SQLite has one writer at a time.
+
+    In the order of the message_campaign_due index (on PostgreSQL never tried first), which the read follows
+    and stops in: unordered, PostgreSQL scanned the table from its start, through every message sent already,
+    for each batch."""
+    table, now = Message._meta.db_table, timezone.now()
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    sql = (
+        f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = %s, error = ''"
+        f" WHERE id IN (SELECT id FROM {table} WHERE campaign_id = %s AND status = %s"
+        " AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
+        f" ORDER BY next_attempt_at DESC LIMIT %s{lock}) RETURNING *"
+    )
+    at = Message._meta.get_field("next_attempt_at")
+    params = [
+        at.get_db_prep_value(now + batch_lease(), connection),
+        Message._meta.get_field("campaign").get_db_prep_value(campaign.pk, connection),
+        Message.Status.QUEUED,
+        at.get_db_prep_value(now, connection),
+        settings.CAMPAIGN_BATCH_SIZE,
+    ]
+    return list(Message.objects.raw(sql, params))
 
 
 def campaign_complete_if_done(*, campaign_id) -> bool:

@@ -26,6 +26,8 @@ class OutboundSms:
     encoding: str  # "GSM-7" or "UCS-2"
     # The message's attempt number: a hand-off made for an earlier attempt is stale and skipped.
     attempt: int = 1
+    # Its campaign, if any: the bind process gives back a campaign's messages once it pauses or stops.
+    campaign_id: str = ""
 
 
 class SubmitStatus(StrEnum):

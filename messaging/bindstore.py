@@ -10,7 +10,7 @@ from gateways.base import InboundSms, OutboundSms, Receipt, SubmitResult, Submit
 from gateways.router import routes_for
 from gateways.smpp.handoff import Handoff
 
-from .delivery import Outcome, outcomes_record, receipts_apply
+from .delivery import Outcome, outcomes_record, receipts_apply, sql_in
 from .inbound import inbound_receive
 from .models import Message
 
@@ -39,22 +39,45 @@ class DatabaseStore:
         whose campaign paused or stopped meanwhile is given back at once (its lease ended) for the campaign
         to resume or refund — unless `give_back` is False: the caller gives back those it has not sent yet."""
         wanted = {(handoff.message_id, handoff.attempt) for handoff in handoffs}
-        rows = (
-            Message.objects.filter(pk__in={message_id for message_id, _ in wanted}, status=Message.Status.QUEUED)
-            .order_by()
-            .values_list("pk", "recipient", "sender", "text", "encoding", "attempts", "campaign__status")
-        )
+        campaign = Message._meta.get_field("campaign").related_model._meta.db_table
+        ids, params = sql_in("m.id", {message_id for message_id, _ in wanted}, Message._meta.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT m.id, m.recipient, m.sender, m.text, m.encoding, m.attempts, m.campaign_id, c.status"
+                f" FROM {Message._meta.db_table} m LEFT JOIN {campaign} c ON c.id = m.campaign_id"
+                f" WHERE {ids} AND m.status = %s",
+                [*params, Message.Status.QUEUED],
+            )
+            rows = cursor.fetchall()
+        to_python = Message._meta.pk.to_python
         due, stopped = [], []
-        for pk, recipient, sender, text, encoding, attempts, campaign_status in rows:
+        for pk, recipient, sender, text, encoding, attempts, campaign_id, campaign_status in rows:
+            pk = to_python(pk)
             if (str(pk), attempts) not in wanted:
                 continue  # handed over again since, or for a later attempt
             if campaign_status not in (None, CAMPAIGN_SENDING):
                 stopped.append((str(pk), attempts))
                 continue
-            due.append(OutboundSms(str(pk), recipient, sender, text, encoding, attempts))
+            campaign_id = str(to_python(campaign_id)) if campaign_id else ""
+            due.append(OutboundSms(str(pk), recipient, sender, text, encoding, attempts, campaign_id))
         if stopped and give_back:
             self.give_back(stopped)
         return due
+
+    @_reconnecting
+    def sending(self, messages: list[OutboundSms], *, give_back: bool = True) -> list[OutboundSms]:
+        """Those of these campaign messages, as handed over, whose campaign is still sending; the others are given
+        back (their lease ended) for their campaign to resume or refund, unless `give_back` is False."""
+        campaign = Message._meta.get_field("campaign")
+        ids, params = sql_in("id", {sms.campaign_id for sms in messages}, campaign.target_field)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {campaign.related_model._meta.db_table} WHERE {ids} AND status = %s",
+                           [*params, CAMPAIGN_SENDING])  # fmt: skip
+            sending = {str(campaign.target_field.to_python(campaign_id)) for (campaign_id,) in cursor.fetchall()}
+        stopped = [(sms.message_id, sms.attempt) for sms in messages if sms.campaign_id not in sending]
+        if stopped and give_back:
+            self.give_back(stopped)
+        return [sms for sms in messages if sms.campaign_id in sending]
 
     @_reconnecting
     def give_back(self, messages: list[tuple[str, int]]) -> None:

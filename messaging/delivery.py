@@ -14,7 +14,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from billing.services import credits_refund
@@ -60,6 +60,7 @@ def outbound(message: Message) -> OutboundSms:
         text=message.text,
         encoding=message.encoding,
         attempt=message.attempts,
+        campaign_id=str(message.campaign_id or ""),
     )
 
 
@@ -80,6 +81,41 @@ def first_attempt_lease(recipient: str) -> timedelta:
     if route and gateways[route[0]].bind_process:
         return timedelta(seconds=settings.SMS_HANDOFF_LEASE)
     return submit_lease()
+
+
+def batch_lease() -> timedelta:
+    """The lease a campaign batch claims its messages with: the hand-off's when every route starts at a
+    bind-process gateway (nothing more is written before the hand-off), else a submit's (a message the batch
+    then hands to a bind process is leased longer by the hand-off: _handoff_lease)."""
+    first = {settings.SMS_DEFAULT_GATEWAY, *(aliases[0] for aliases in settings.SMS_ROUTES.values())}
+    if all(gateways[alias].bind_process for alias in first):
+        return timedelta(seconds=settings.SMS_HANDOFF_LEASE)
+    return submit_lease()
+
+
+# --- Statements over many rows ----------------------------------------------------------------------
+# A batch is hundreds of rows. On PostgreSQL each list travels as one array parameter: the statement's text,
+# its parsing on both sides and its plan stay the same whatever the count (a placeholder per value made the
+# batch's statements tens of kilobytes). SQLite, which has no arrays, gets a placeholder per value.
+
+
+def sql_in(column: str, values: Sequence, field) -> tuple[str, list]:
+    """`column` is one of `values` (of the model field `field`), and its parameters."""
+    prepped = [field.get_db_prep_value(value, connection) for value in values]
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [prepped]
+    return f"{column} IN ({', '.join(['%s'] * len(prepped))})", prepped
+
+
+def sql_rows(columns: dict[str, str], rows: Sequence[tuple]) -> tuple[str, list]:
+    """A relation of `rows` (at least one), with these columns (name → PostgreSQL type), and its parameters."""
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{type_}[]" for type_ in columns.values())
+        params = [list(column) for column in zip(*rows, strict=True)]
+        return f"(SELECT * FROM unnest({arrays}) AS r ({', '.join(columns)}))", params
+    names = ", ".join(f"column{number} AS {name}" for number, name in enumerate(columns, start=1))
+    values = ", ".join([f"({', '.join(['%s'] * len(columns))})"] * len(rows))
+    return f"(SELECT {names} FROM (VALUES {values}))", [value for row in rows for value in row]
 
 
 # --- Submitting -------------------------------------------------------------------------------
@@ -175,15 +211,13 @@ def _queued_update(*, message_ids: Sequence, attempt: int | None, values: dict, 
     if not message_ids:
         return []
     fields = [Message._meta.get_field(name) for name in values]
-    pk = Message._meta.pk
+    ids, ids_params = sql_in("id", message_ids, Message._meta.pk)
     sql = (
         f"UPDATE {Message._meta.db_table} SET {', '.join(f'{field.column} = %s' for field in fields)}"
-        f" WHERE id IN ({', '.join(['%s'] * len(message_ids))}) AND status = %s"
-        + ("" if attempt is None else " AND attempts = %s")
-        + f" RETURNING {returning}"
+        f" WHERE {ids} AND status = %s" + ("" if attempt is None else " AND attempts = %s") + f" RETURNING {returning}"
     )
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
-    params += [pk.get_db_prep_value(message_id, connection) for message_id in message_ids]
+    params += ids_params
     params += [Message.Status.QUEUED] + ([] if attempt is None else [attempt])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -273,10 +307,10 @@ def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tup
     with no callback_url of an account with no webhook does not have.
     """
     message, part, unmatched = Message._meta.db_table, MessagePart._meta.db_table, UnmatchedReceipt._meta.db_table
-    values = ", ".join(["(%s::uuid, %s::varchar, %s::smallint)"] * len(parts))
+    rows, params = sql_rows({"message_id": "uuid", "gateway_message_id": "varchar", "number": "smallint"}, parts)
     events, events_params = status_events_sql(source="sent", now=now)
     sql = (
-        f"WITH part (message_id, gateway_message_id, number) AS (VALUES {values}),"
+        f"WITH part AS {rows},"
         f" sent AS (UPDATE {message} SET status = %s, sent_at = %s, gateway = %s, error = '', error_code = '',"
         f" next_attempt_at = NULL WHERE id IN (SELECT message_id FROM part) AND status = %s"
         f" RETURNING {STATUS_SOURCE_COLUMNS}),"
@@ -288,7 +322,6 @@ def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tup
         f" AND u.gateway_message_id IN (SELECT gateway_message_id FROM part)),"
         f" (SELECT array_agg(DISTINCT origin) FROM events) FROM sent"
     )
-    params = [value for row in parts for value in row]
     params += [Message.Status.SENT, now, gateway, Message.Status.QUEUED, gateway, MessagePart.Status.SENT]
     params += [*events_params, gateway]
     with connection.cursor() as cursor:
@@ -368,74 +401,127 @@ def _messages_wait(*, message_ids: list, attempt: int, gateway: str, error: str,
 def receipts_apply(receipts: Sequence[Receipt], *, keep_unmatched: bool = True) -> int:
     """Apply delivery receipts to their parts, then settle their messages: delivered when every part is,
     undelivered when one part fails for good. A receipt naming no known part is kept (it came before
-    its part was recorded); a repeated one changes nothing. Returns how many parts changed."""
+    its part was recorded); a repeated one changes nothing. Returns how many parts changed.
+
+    For any number of receipts: a statement for the parts per outcome (nearly always one: delivered), one
+    for the messages, and, when some receipt changed no part, a look for its part."""
     latest: dict[tuple[str, str], Receipt] = {}
     for receipt in receipts:
         latest[receipt.gateway, receipt.part_id] = receipt  # the last word on a part wins
-    by_gateway = defaultdict(dict)
+    by_outcome = defaultdict(list)
     for (gateway, part_id), receipt in latest.items():
-        by_gateway[gateway][part_id] = receipt
-    changed, touched, now = 0, set(), timezone.now()
-    for gateway, by_part in by_gateway.items():
-        parts = MessagePart.objects.filter(gateway=gateway, gateway_message_id__in=list(by_part)).values_list(
-            "pk", "gateway_message_id", "status", "message_id"
-        )
-        known, updates = set(), defaultdict(list)
-        for pk, part_id, status, message_id in parts:
-            known.add(part_id)
-            receipt = by_part[part_id]
-            if status == MessagePart.Status.SENT and receipt.status != ReceiptStatus.INTERIM:
-                updates[receipt.status, receipt.error[:255], receipt.error_code[:40]].append(pk)
-                touched.add(message_id)
-        for (status, error, error_code), pks in updates.items():
-            changed += MessagePart.objects.filter(pk__in=pks, status=MessagePart.Status.SENT).update(
-                status=status, error=error, error_code=error_code, receipt_at=now
-            )
-        if keep_unmatched:
-            UnmatchedReceipt.objects.bulk_create(
-                UnmatchedReceipt(
-                    gateway=gateway,
-                    gateway_message_id=part_id,
-                    status=receipt.status,
-                    error=receipt.error[:255],
-                    error_code=receipt.error_code[:40],
-                )
-                for part_id, receipt in by_part.items()
-                if part_id not in known and receipt.status != ReceiptStatus.INTERIM
-            )
-    if touched:
-        _messages_settle(message_ids=touched, now=now)
+        if receipt.status != ReceiptStatus.INTERIM:  # en route, accepted: nothing to change, nothing to keep
+            by_outcome[gateway, receipt.status, receipt.error[:255], receipt.error_code[:40]].append(part_id)
+    changed, settle, failed, now = 0, set(), set(), timezone.now()
+    for (gateway, status, error, error_code), part_ids in by_outcome.items():
+        values = {"status": status, "error": error, "error_code": error_code, "receipt_at": now}
+        rows = _parts_update(gateway=gateway, part_ids=part_ids, values=values)
+        named = set()  # the messages whose parts these receipts name
+        unchanged = set(part_ids) - {part_id for _, part_id in rows}
+        if unchanged:  # repeated, or early: is there a part?
+            known = _parts_known(gateway=gateway, part_ids=unchanged)
+            # Recorded since the update looked (by another connection): the receipt is for it.
+            recorded = [part_id for _, part_id, part_status in known if part_status == MessagePart.Status.SENT]
+            rows += _parts_update(gateway=gateway, part_ids=recorded, values=values) if recorded else []
+            unknown = unchanged - {part_id for _, part_id, _ in known}
+            if keep_unmatched and unknown:
+                UnmatchedReceipt.objects.bulk_create(
+                    UnmatchedReceipt(gateway=gateway, gateway_message_id=part_id, status=status, error=error,
+                                     error_code=error_code)
+                    for part_id in unknown
+                )  # fmt: skip
+            # A repeated receipt settles its message still: one whose first copy changed the part but not the
+            # message (the process died between the two statements) is settled now.
+            named.update(message_id for message_id, _, _ in known)
+        changed += len(rows)
+        named.update(message_id for message_id, _ in rows)
+        settle |= named
+        if status == ReceiptStatus.UNDELIVERED:
+            failed |= named
+    if settle:
+        _messages_settle(message_ids=settle, failed=failed, now=now)
     return changed
 
 
-def _messages_settle(*, message_ids: set, now) -> None:
-    """sent → undelivered as soon as one part is; sent → delivered once no part awaits its receipt.
+def _parts_update(*, gateway: str, part_ids: Sequence[str], values: dict) -> list[tuple]:
+    """The gateway's parts still waiting for their receipt (sent) among these take these values; returns
+    (message id, part id) of each part changed."""
+    part = MessagePart._meta.db_table
+    fields = [MessagePart._meta.get_field(name) for name in values]
+    ids, ids_params = sql_in("gateway_message_id", part_ids, MessagePart._meta.get_field("gateway_message_id"))
+    sql = (
+        f"UPDATE {part} SET {', '.join(f'{field.column} = %s' for field in fields)}"
+        f" WHERE {ids} AND gateway = %s AND status = %s RETURNING message_id, gateway_message_id"
+    )
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *ids_params, gateway, MessagePart.Status.SENT])
+        return cursor.fetchall()
 
-    The rows to change are locked first (SELECT … FOR UPDATE, which PostgreSQL re-checks against a concurrent
-    change), so that the webhook events go to exactly the messages this call moved, in its transaction.
-    """
-    parts = MessagePart.objects.filter(message=OuterRef("pk"))
-    undelivered_part = parts.filter(status=MessagePart.Status.UNDELIVERED).order_by("number")
-    sent = Message.objects.filter(pk__in=message_ids, status=Message.Status.SENT)
-    with transaction.atomic(savepoint=False):  # all or nothing anyway: no savepoint in a caller's transaction
-        settled = list(
-            sent.annotate(undelivered=Exists(undelivered_part))
-            .filter(Q(undelivered=True) | ~Exists(parts.filter(status=MessagePart.Status.SENT)))
-            .select_for_update()
-            .values_list("pk", "undelivered")
+
+def _parts_known(*, gateway: str, part_ids: set) -> list[tuple]:
+    """(message id, part id, status) of the gateway's parts among these."""
+    return list(
+        MessagePart.objects.filter(gateway=gateway, gateway_message_id__in=part_ids).values_list(
+            "message_id", "gateway_message_id", "status"
         )
-        undelivered = [pk for pk, is_undelivered in settled if is_undelivered]
-        delivered = [pk for pk, is_undelivered in settled if not is_undelivered]
-        if undelivered:
-            sent.filter(pk__in=undelivered).update(
-                status=Message.Status.UNDELIVERED,
-                delivered_at=now,
-                error=Subquery(undelivered_part.values("error")[:1]),
-                error_code=Subquery(undelivered_part.values("error_code")[:1]),
-            )
-        if delivered:
-            sent.filter(pk__in=delivered).update(status=Message.Status.DELIVERED, delivered_at=now)
-        webhook_status_events_create(message_ids=undelivered + delivered)
+    )
+
+
+def _messages_settle(*, message_ids: set, failed: set, now) -> None:
+    """sent → undelivered as soon as one part is (with the first failed part's error; only `failed` can be:
+    messages a failing receipt named), then sent → delivered once every part is. Conditional UPDATEs, so that
+    the webhook events go to exactly the messages they moved (a concurrent settle finds them no longer sent).
+
+    Each message's parts are read by a subquery of its own, an index lookup whatever the planner believes of
+    the parts (its statistics lag behind tables that change by the thousand a second during a campaign: joined,
+    it read every sent part or message for each batch)."""
+    message, part = Message._meta.db_table, MessagePart._meta.db_table
+    delivered_at = Message._meta.get_field("delivered_at").get_db_prep_value(now, connection)
+    if failed:
+        first = (
+            f"(SELECT p.{{column}} FROM {part} p WHERE p.message_id = {message}.id AND p.status = %s"
+            " ORDER BY p.number LIMIT 1)"
+        )
+        ids, ids_params = sql_in("id", failed, Message._meta.pk)
+        undelivered = MessagePart.Status.UNDELIVERED
+        _messages_update_with_events(
+            f"UPDATE {message} SET status = %s, delivered_at = %s, error = {first.format(column='error')},"
+            f" error_code = {first.format(column='error_code')}"
+            f" WHERE {ids} AND status = %s AND {first.format(column='id')} IS NOT NULL",
+            [Message.Status.UNDELIVERED, delivered_at, undelivered, undelivered, *ids_params, Message.Status.SENT,
+             undelivered],
+            now=now,
+        )  # fmt: skip
+    ids, ids_params = sql_in("id", message_ids, Message._meta.pk)
+    _messages_update_with_events(
+        f"UPDATE {message} SET status = %s, delivered_at = %s WHERE {ids} AND status = %s AND"
+        f" (SELECT 1 FROM {part} p WHERE p.message_id = {message}.id AND p.status <> %s LIMIT 1) IS NULL",
+        [Message.Status.DELIVERED, delivered_at, *ids_params, Message.Status.SENT, MessagePart.Status.DELIVERED],
+        now=now,
+    )
+
+
+def _messages_update_with_events(sql: str, params: list, *, now) -> list[str]:
+    """Run an UPDATE of messages and write the `message.status` events of exactly the rows it changed; returns
+    their ids. PostgreSQL: one statement, the events in a CTE over its RETURNING."""
+    if connection.vendor == "postgresql":
+        events, events_params = status_events_sql(source="changed", now=now)
+        sql = (
+            f"WITH changed AS ({sql} RETURNING {STATUS_SOURCE_COLUMNS}), events AS ({events})"
+            " SELECT changed.id, (SELECT array_agg(DISTINCT origin) FROM events) FROM changed"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *events_params])
+            rows = cursor.fetchall()
+        kick_on_commit({origin for row in rows[:1] for origin in row[1] or ()})
+        return [str(message_id) for message_id, _ in rows]
+    with transaction.atomic(savepoint=False):  # all or nothing anyway: no savepoint in a caller's transaction
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} RETURNING id", params)
+            changed = [str(Message._meta.pk.to_python(message_id)) for (message_id,) in cursor.fetchall()]
+        webhook_status_events_create(message_ids=changed)
+    return changed
 
 
 def unmatched_receipts_apply(*, gateway: str, part_ids: Sequence[str]) -> int:

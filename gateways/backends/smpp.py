@@ -142,9 +142,9 @@ class SmppGateway(BaseGateway):
         if not wait:
             self._wait_for_room(client, deadline)
         stream = stream_key(self.alias, PRIORITY if wait else BULK)
-        pipeline = client.pipeline(transaction=False)
+        pipeline, handed_at = client.pipeline(transaction=False), time.time()
         for sms in messages:
-            pipeline.xadd(stream, entry_fields(sms, reply=wait))
+            pipeline.xadd(stream, entry_fields(sms, reply=wait, handed_at=handed_at))
         pipeline.execute()
 
     def _wait_for_room(self, client: redis.Redis, deadline: float) -> None:

@@ -85,6 +85,10 @@ class Store(Protocol):
         """The messages to submit now, each in the attempt of its hand-off; the others are skipped (and those of a
         campaign that stopped given back, unless `give_back` is False)."""
 
+    def sending(self, messages: list[OutboundSms], *, give_back: bool = True) -> list[OutboundSms]:
+        """Those of these campaign messages, as handed over, whose campaign is still sending; the others are given
+        back, unless `give_back` is False."""
+
     def give_back(self, messages: list[tuple[str, int]]) -> None:
         """Hand (message id, attempt) back to their campaign, which resumes or refunds them."""
 
@@ -118,17 +122,21 @@ class BindDaemon:
         self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
         self.workers = [BindWorker(self, gateway, number) for gateway in gateways for number in range(gateway.binds)]
         self.stopping = asyncio.Event()
-        # Reads (loading hand-offs) and writes (outcomes, receipts) on two connections, so that they overlap.
+        # Reads (loading hand-offs), outcomes, and receipts with inbound messages on three connections, so that
+        # they overlap (the database works on two of them at once on two cores).
         self._db_read = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smppd-db-read")
         self._db_write = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smppd-db-write")
+        self._db_deliveries = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smppd-db-deliveries")
         self._outcomes: list[tuple[str, Handoff, OutboundSms, SubmitResult]] = []
-        self._deliveries: list[tuple[SmppSession, Pdu, Receipt | InboundSms]] = []
+        # Each with the number of outcomes that had come before it: those are recorded before it is stored.
+        self._deliveries: list[tuple[int, SmppSession, Pdu, Receipt | InboundSms]] = []
         # Entries with an outcome not yet acknowledged: a worker re-reading its pending entries skips them.
         self.unacknowledged: set[str] = set()
         self._unrecorded = 0
+        self._outcomes_came = self._outcomes_recorded = 0
         self._room = asyncio.Event()
         self._room.set()
-        self._work = asyncio.Event()
+        self._outcome_work, self._delivery_work, self._recorded = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self._closing = False
 
     async def streams_create(self, alias: str) -> None:
@@ -142,19 +150,20 @@ class BindDaemon:
         """Hold the binds until stop(); then drain, record what is left and let the binds go."""
         for alias in {worker.gateway.alias for worker in self.workers}:
             await self.streams_create(alias)
-        writer = asyncio.create_task(self._write_loop())
+        writers = [asyncio.create_task(self._outcome_loop()), asyncio.create_task(self._delivery_loop())]
         heartbeat = asyncio.create_task(self._heartbeat_loop())
         logger.info("smppd %s: %d bind(s) of %d gateway(s)", self.instance, len(self.workers), len(
             {worker.gateway.alias for worker in self.workers}))  # fmt: skip
         await asyncio.gather(*(worker.run() for worker in self.workers))
         heartbeat.cancel()
-        self._closing = True  # the writer records what the workers gave back, then ends
-        self._work.set()
-        await writer
+        self._closing = True  # the writers record what the workers gave back, then end
+        self._outcome_work.set()
+        self._delivery_work.set()
+        await asyncio.gather(*writers)
         await self.redis.delete(instance_key(self.instance))
         await self.redis.aclose()
-        self._db_read.shutdown(wait=True)
-        self._db_write.shutdown(wait=True)
+        for executor in (self._db_read, self._db_write, self._db_deliveries):
+            executor.shutdown(wait=True)
         logger.info("smppd %s: stopped; every outcome recorded", self.instance)
 
     def stop(self) -> None:
@@ -171,39 +180,50 @@ class BindDaemon:
     async def db_write(self, function: Callable, *args):
         return await asyncio.get_running_loop().run_in_executor(self._db_write, function, *args)
 
-    # --- Outcomes, receipts, inbound: one writer -------------------------------------------------------
+    # --- Outcomes; receipts and inbound messages: two writers --------------------------------------------
 
     def outcome(self, alias: str, flight: Flight, result: SubmitResult) -> None:
         flight.done = True
         self.unacknowledged.add(flight.handoff.entry_id)
         self._outcomes.append((alias, flight.handoff, flight.sms, result))
+        self._outcomes_came += 1
         self._unrecorded += 1
         if self._unrecorded >= UNRECORDED_MAX:
             self._room.clear()
-        self._work.set()
+        self._outcome_work.set()
 
     async def room_to_record(self) -> None:
         """Wait while UNRECORDED_MAX outcomes wait for the writer."""
         await self._room.wait()
 
     def delivered(self, session: SmppSession, pdu: Pdu, item: Receipt | InboundSms) -> None:
-        self._deliveries.append((session, pdu, item))
-        self._work.set()
+        self._deliveries.append((self._outcomes_came, session, pdu, item))
+        self._delivery_work.set()
 
-    async def _write_loop(self) -> None:
-        """Outcomes first, then receipts: a receipt seldom comes before its own message's outcome is recorded."""
+    async def _outcome_loop(self) -> None:
         while True:
-            await self._work.wait()
-            self._work.clear()
+            await self._outcome_work.wait()
+            self._outcome_work.clear()
             # Bounded batches: one statement's size (and the process's memory) stays the same at any rate.
-            while self._outcomes or self._deliveries:
-                if self._outcomes:
-                    batch, self._outcomes = self._outcomes[:WRITE_BATCH], self._outcomes[WRITE_BATCH:]
-                    await self._record(batch)
-                if self._deliveries:
-                    batch, self._deliveries = self._deliveries[:WRITE_BATCH], self._deliveries[WRITE_BATCH:]
-                    await self._store_deliveries(batch)
-            if self._closing and not self._outcomes and not self._deliveries:
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes[:WRITE_BATCH], self._outcomes[WRITE_BATCH:]
+                await self._record(batch)
+            if self._closing:
+                return
+
+    async def _delivery_loop(self) -> None:
+        """Receipts and inbound messages, each once the outcomes that came before it are recorded: a receipt
+        comes after its message's submit_sm_resp, so its part is there to be found (not kept as early)."""
+        while True:
+            await self._delivery_work.wait()
+            self._delivery_work.clear()
+            while self._deliveries:
+                batch, self._deliveries = self._deliveries[:WRITE_BATCH], self._deliveries[WRITE_BATCH:]
+                while self._outcomes_recorded < batch[-1][0]:
+                    self._recorded.clear()
+                    await self._recorded.wait()
+                await self._store_deliveries([delivery for _, *delivery in batch])
+            if self._closing:
                 return
 
     async def _record(self, batch: list[tuple[str, Handoff, OutboundSms, SubmitResult]]) -> None:
@@ -215,6 +235,8 @@ class BindDaemon:
                 logger.exception("Recording %d outcome(s) failed; trying again", len(batch))
                 await asyncio.sleep(1)
         self._unrecorded -= len(batch)
+        self._outcomes_recorded += len(batch)
+        self._recorded.set()
         if self._unrecorded < UNRECORDED_MAX:
             self._room.set()
         await self.acknowledge([handoff for _, handoff, _, _ in batch], replies=[
@@ -246,11 +268,12 @@ class BindDaemon:
         receipts = [item for _, _, item in batch if isinstance(item, Receipt)]
         inbound = [item for _, _, item in batch if isinstance(item, InboundSms)]
         status = Status.ESME_ROK
+        loop = asyncio.get_running_loop()
         try:
             if receipts:
-                await self.db_write(self.store.store_receipts, receipts)
+                await loop.run_in_executor(self._db_deliveries, self.store.store_receipts, receipts)
             if inbound:
-                await self.db_write(self.store.store_inbound, inbound)
+                await loop.run_in_executor(self._db_deliveries, self.store.store_inbound, inbound)
         except Exception:
             logger.exception("Storing %d receipt(s) and inbound message(s) failed", len(batch))
             status = Status.ESME_RX_T_APPN  # not stored: the SMSC delivers them again later
@@ -462,27 +485,38 @@ class BindWorker:
                            len(claimed))  # fmt: skip
         return claimed
 
+    async def _due(
+        self, handoffs: list[Handoff], *, as_handed: list[Handoff], give_back: bool = True
+    ) -> dict[tuple[str, int], OutboundSms]:
+        """The messages of these hand-offs still due, by (message id, attempt). Those `as_handed` (nothing else can
+        have claimed them) are due as handed over: a single send at once, a campaign's while its campaign is
+        sending (one small query for them all); the others are read from the database."""
+        store = self.daemon.store
+        campaigns = [handoff.sms for handoff in as_handed if handoff.sms.campaign_id]
+        due = {(h.sms.message_id, h.sms.attempt): h.sms for h in as_handed if not h.sms.campaign_id}
+        if campaigns:
+            sending = await self.daemon.db_read(functools.partial(store.sending, give_back=give_back), campaigns)
+            due.update(((sms.message_id, sms.attempt), sms) for sms in sending)
+        handed = {id(handoff) for handoff in as_handed}
+        unsure = [handoff for handoff in handoffs if id(handoff) not in handed]
+        if unsure:
+            loaded = await self.daemon.db_read(functools.partial(store.load, give_back=give_back), unsure)
+            due.update(((sms.message_id, sms.attempt), sms) for sms in loaded)
+        return due
+
     async def _load(self, handoffs: list[Handoff], *, first_read: bool = False) -> None:
-        """Queue the hand-offs whose message is still due. A single send read for the first time within its
-        lease is sent as handed over; the others are read from the database."""
+        """Queue the hand-offs whose message is still due. One read for the first time within half its lease is
+        due as handed over; the others are read from the database."""
         # An entry re-read while its outcome waits to be acknowledged is done already.
         handoffs = [handoff for handoff in handoffs if handoff.entry_id not in self.daemon.unacknowledged]
         lease = self.daemon.handoff_lease
-        due = {
-            (handoff.message_id, handoff.attempt): sms
-            for handoff in handoffs
-            if first_read and (sms := handoff.current(lease)) is not None
-        }
-        unsure = [handoff for handoff in handoffs if (handoff.message_id, handoff.attempt) not in due]
-        while unsure:
+        as_handed = [handoff for handoff in handoffs if first_read and handoff.current(lease) is not None]
+        while True:
             try:
-                due.update(
-                    ((sms.message_id, sms.attempt), sms)
-                    for sms in await self.daemon.db_read(self.daemon.store.load, unsure)
-                )
+                due = await self._due(handoffs, as_handed=as_handed)
                 break
             except Exception:
-                logger.exception("%s bind %d: loading %d message(s) failed", self.alias, self.number, len(unsure))
+                logger.exception("%s bind %d: loading %d message(s) failed", self.alias, self.number, len(handoffs))
                 await asyncio.sleep(1)
         skipped = []
         for handoff in handoffs:  # priority entries come first in each read
@@ -510,16 +544,17 @@ class BindWorker:
             waiting = [flight for flight in self._waiting if flight.handoff.stream == bulk]
             if not waiting:
                 continue
+            handoffs = [flight.handoff for flight in waiting]
+            lease = self.daemon.handoff_lease
             try:
                 # Read only: a message the submitter took meanwhile is on its way to the SMSC, and giving it back
                 # here would have its campaign refund a message that was sent.
-                loaded = await self.daemon.db_read(
-                    functools.partial(self.daemon.store.load, give_back=False), [flight.handoff for flight in waiting]
+                due = await self._due(
+                    handoffs, as_handed=[handoff for handoff in handoffs if handoff.current(lease)], give_back=False
                 )
             except Exception:
                 logger.exception("%s bind %d: checking waiting messages failed", self.alias, self.number)
                 continue
-            due = {(sms.message_id, sms.attempt) for sms in loaded}
             stopped = [
                 flight
                 for flight in waiting
@@ -604,7 +639,9 @@ class BindWorker:
         """A deliver_sm or data_sm: a receipt, or a message from a phone. Answered once stored."""
         receipt = receipt_from_pdu(pdu, gateway=self.alias, id_format=self.gateway.receipt_id_format)
         if receipt is not None:
-            self.daemon.delivered(session, pdu, receipt)
+            # After the answers read before it (their callbacks are queued already): a receipt read with its own
+            # message's submit_sm_resp is then stored after that message's outcome.
+            asyncio.get_running_loop().call_soon(self.daemon.delivered, session, pdu, receipt)
         elif is_receipt(pdu):  # a receipt we cannot read: answered, so the SMSC does not send it for ever
             logger.warning("%s: unreadable receipt dropped: %r", self.alias, pdu.fields.get("short_message", b"")[:80])
             session.respond(pdu.response())

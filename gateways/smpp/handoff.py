@@ -1,12 +1,13 @@
 """How web and Celery processes hand messages to the bind process, through Redis.
 
 Per gateway alias, two streams read by the consumer group GROUP: `priority` (single sends, whose
-request waits) before `bulk` (campaign batches). An entry names the message and its attempt; the
-bind process reads the message from the database, so an entry made for an earlier attempt is stale
-and skipped. A single send's entry also carries the message itself, and the time it was handed over:
-read for the first time within half its lease, when nothing else can have claimed the message, it is
-sent without that read. An entry is acknowledged and deleted once its outcome is recorded: a bind
-process that dies leaves its entries pending, and another claims them (and reads them again).
+request waits) before `bulk` (campaign batches). An entry names the message and its attempt, and
+carries the message itself (and its campaign) with the time it was handed over: read for the first
+time within half its lease, when nothing else can have claimed the message, it is sent as handed
+over (a campaign's once the bind process saw the campaign still sending); read later, the message is
+read from the database, so an entry made for an earlier attempt is stale and skipped. An entry is
+acknowledged and deleted once its outcome is recorded: a bind process that dies leaves its entries
+pending, and another claims them (and reads them again).
 
 A request that waits for its outcome BLPOPs `reply_key(message id)`, which the bind process pushes
 after recording. Each bind publishes its state under `bind_state_key` (a few seconds' TTL), which the
@@ -54,13 +55,17 @@ class Handoff:
     message_id: str
     attempt: int
     reply: bool  # a request waits for the outcome
-    sms: OutboundSms | None = None  # the message as handed over (single sends)
+    sms: OutboundSms | None = None  # the message as handed over
     handed_at: float = 0.0  # time.time() of the hand-off
 
     @classmethod
     def from_entry(cls, stream: str, entry_id: str, fields: dict) -> "Handoff":
         attempt = int(fields["a"])
-        sms = OutboundSms(fields["m"], *json.loads(fields["s"]), attempt=attempt) if "s" in fields else None
+        sms = (
+            OutboundSms(fields["m"], *json.loads(fields["s"]), attempt=attempt, campaign_id=fields.get("c", ""))
+            if "s" in fields
+            else None
+        )
         return cls(stream, entry_id, fields["m"], attempt, fields.get("r") == "1", sms, float(fields.get("t", 0)))
 
     def current(self, lease: float) -> OutboundSms | None:
@@ -68,11 +73,17 @@ class Handoff:
         return self.sms if time.time() - self.handed_at < lease / 2 else None
 
 
-def entry_fields(sms: OutboundSms, *, reply: bool) -> dict[str, str]:
-    """A hand-off entry; one that waits for its outcome (a single send) carries the message itself."""
-    fields = {"m": sms.message_id, "a": str(sms.attempt), "r": "1" if reply else "0"}
-    if reply:
-        fields.update(s=json.dumps([sms.recipient, sms.sender, sms.text, sms.encoding]), t=repr(time.time()))
+def entry_fields(sms: OutboundSms, *, reply: bool, handed_at: float) -> dict[str, str]:
+    """A hand-off entry, carrying the message; `reply`: a request waits for its outcome (a single send)."""
+    fields = {
+        "m": sms.message_id,
+        "a": str(sms.attempt),
+        "r": "1" if reply else "0",
+        "s": json.dumps([sms.recipient, sms.sender, sms.text, sms.encoding]),
+        "t": repr(handed_at),
+    }
+    if sms.campaign_id:
+        fields["c"] = sms.campaign_id
     return fields
 
 
