@@ -1,14 +1,15 @@
 """Recording gateway outcomes (one service for every caller) and the bind process's view of the database."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from gateways.base import SubmitResult
+from gateways.base import OutboundSms, SubmitResult
 from gateways.checks import check_sms_gateways
-from gateways.smpp.handoff import Handoff
+from gateways.smpp.handoff import Handoff, entry_fields
 from messaging.bindstore import DatabaseStore
 from messaging.delivery import Outcome, outcomes_record
 from messaging.models import Message
@@ -110,6 +111,40 @@ def test_the_store_gives_back_a_message_whose_campaign_stopped(account, status):
 
     leased.refresh_from_db()
     assert (leased.status, leased.next_attempt_at) == ("queued", None)  # due again: resumed or refunded
+
+
+def test_the_store_sends_a_campaigns_messages_as_handed_over_while_it_sends_and_gives_back_the_others(account):
+    group = GroupFactory(account=account)
+    sending, paused = (
+        Campaign.objects.create(account=account, name=status, message="Hi", sender_name="MyBrand", group=group,
+                                status=status)
+        for status in ("sending", "paused")
+    )  # fmt: skip
+    lease = timezone.now() + timedelta(seconds=300)
+    kept, stopped = (MessageFactory(account=account, campaign=campaign, attempts=1, next_attempt_at=lease)
+                     for campaign in (sending, paused))  # fmt: skip
+    handed = [
+        OutboundSms(str(message.pk), "+263771234567", "MyBrand", "As handed over", "GSM-7", 1, str(message.campaign_id))
+        for message in (kept, stopped)
+    ]
+
+    assert DatabaseStore().sending(handed) == handed[:1]
+
+    kept.refresh_from_db()
+    stopped.refresh_from_db()
+    assert kept.next_attempt_at == lease
+    assert (stopped.status, stopped.next_attempt_at) == ("queued", None)  # due again: resumed or refunded
+
+
+def test_a_hand_off_entry_carries_its_message_and_campaign():
+    sms = OutboundSms("m1", "+263771234567", "MyBrand", "Mhoro 😀", "UCS-2", 3, "c1")
+
+    fields = entry_fields(sms, reply=False, handed_at=time.time())
+    handoff = Handoff.from_entry("smpp:x:bulk", "1-0", fields)
+
+    assert (handoff.message_id, handoff.attempt, handoff.reply, handoff.sms) == ("m1", 3, False, sms)
+    assert handoff.current(300) == sms
+    assert Handoff.from_entry("s", "1-0", {**fields, "t": repr(time.time() - 151)}).current(300) is None
 
 
 def test_the_store_records_a_retry_as_a_failover_only_when_the_route_has_another_gateway(settings, account):

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from gateways.base import Receipt, ReceiptStatus, SubmitResult
@@ -145,6 +146,50 @@ def test_receipts_in_one_batch_for_many_messages_are_applied_together(account, d
         assert receipts_apply([receipt(f"P{number}") for number in range(20)]) == 20
 
     assert set(Message.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_a_batch_of_receipts_takes_as_many_statements_whatever_its_size(account, django_assert_max_num_queries):
+    messages = [MessageFactory(account=account, attempts=1) for _ in range(60)]
+    for number, message in enumerate(messages):
+        accept(message, f"P{number}")
+    statements = []
+    for first, last in ((0, 10), (10, 60)):
+        with django_assert_max_num_queries(10) as captured:
+            assert receipts_apply([receipt(f"P{number}") for number in range(first, last)]) == last - first
+        statements.append(len(captured))
+
+    assert statements[0] == statements[1] == (2 if connection.vendor == "postgresql" else 3)  # SQLite: + the events
+    assert set(Message.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_the_same_batch_of_receipts_twice_changes_nothing_the_second_time(account):
+    messages = [MessageFactory(account=account, attempts=1) for _ in range(30)]
+    for number, message in enumerate(messages):
+        accept(message, f"P{number}", f"Q{number}")
+    batch = [receipt(f"P{number}") for number in range(30)] + [receipt(f"Q{number}") for number in range(15)]
+    batch += [receipt(f"Q{number}", UNDELIVERED, error="Not delivered: EXPIRED", error_code="dlr:EXPIRED")
+              for number in range(15, 30)]  # fmt: skip
+
+    assert receipts_apply(batch) == 60
+    first = dict(Message.objects.values_list("pk", "delivered_at"))
+    assert receipts_apply(batch) == 0
+
+    assert dict(Message.objects.values_list("pk", "delivered_at")) == first
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert [statuses[message.pk] for message in messages] == ["delivered"] * 15 + ["undelivered"] * 15
+    assert set(Message.objects.filter(status="undelivered").values_list("error_code", flat=True)) == {"dlr:EXPIRED"}
+    assert not UnmatchedReceipt.objects.exists()
+
+
+def test_a_receipt_sent_again_settles_a_message_its_first_copy_left_sent(message):
+    accept(message, "A1")
+    # The first copy changed the part, and the process died before it settled the message.
+    MessagePart.objects.filter(gateway_message_id="A1").update(status="delivered")
+
+    assert receipts_apply([receipt("A1")]) == 0
+
+    message.refresh_from_db()
+    assert message.status == "delivered"
 
 
 def test_the_celery_task_takes_receipts_as_json(message):
