@@ -6,8 +6,8 @@ first dies. While bound, a worker reads hand-offs from the gateway's streams (ha
 store load the messages that are still due (an entry for an earlier attempt, or of a campaign that
 stopped, is skipped), submits their parts within the bind's window and pace, and turns the answers
 into outcomes. One writer records outcomes in batches through the store, and only then acknowledges
-the entries and answers the requests waiting for them; receipts and inbound messages are stored by
-the same writer before their deliver_sm is answered.
+the entries and answers the requests waiting for them; another, on its own connection, stores receipts
+and inbound messages before their deliver_sm is answered, each after the outcomes that came before it.
 
 Crash guarantees (docs/gateways.md): an entry stays pending until its outcome is recorded, so a dead
 process loses nothing; another claims its entries. A message whose submit_sm left but whose answer
