@@ -14,7 +14,7 @@ from smsplatform.errors import ApplicationError
 
 from .models import Campaign
 from .progress import campaign_progress
-from .selectors import campaign_stats_of, campaigns_with_stats
+from .selectors import campaign_preparation_of, campaign_stats_of, campaigns_with_stats
 from .services import campaign_cancel, campaign_create, campaign_pause, campaign_preview, campaign_send
 
 # What the detail page offers in each status; each is the API's action of the same name.
@@ -141,7 +141,8 @@ class CampaignAdmin(AccountScopedAdmin):
         campaign = self._campaign(request, campaign_id)
         stats = campaign_stats_of(campaign)
         html = campaign_progress(campaign=campaign, stats=stats)
-        return JsonResponse({"status": campaign.status, "live": campaign.status in LIVE, "stats": stats, "html": html})
+        return JsonResponse({"status": campaign.status, "live": campaign.status in LIVE, "stats": stats,
+                             "preparation": campaign_preparation_of(campaign, stats), "html": html})  # fmt: skip
 
     def action_view(self, request, campaign_id, action):
         return require_POST(self._action)(request, campaign_id, action)

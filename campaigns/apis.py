@@ -10,7 +10,7 @@ from smsplatform.api.schema import error_response
 from smsplatform.api.views import AccountApi
 
 from .models import Campaign
-from .selectors import campaign_get, campaign_list, campaign_messages, campaign_stats
+from .selectors import campaign_get, campaign_list, campaign_messages, campaign_preparation_of, campaign_stats
 from .services import campaign_cancel, campaign_create, campaign_pause, campaign_send
 
 CAMPAIGN_INPUT_EXAMPLE = {
@@ -31,11 +31,18 @@ CAMPAIGN_EXAMPLE = {
     "finished_at": None,
     "stats": {"recipients": 0, "queued": 0, "sent": 0, "delivered": 0, "failed": 0},
     "estimated_credits": 250,
+    "preparation": {"preparing": False, "prepared": 0, "expected": 250},
 }
 SENDING_EXAMPLE = CAMPAIGN_EXAMPLE | {
     "status": "sending",
     "started_at": "2026-11-24T14:20:00Z",
     "stats": {"recipients": 250, "queued": 250, "sent": 0, "delivered": 0, "failed": 0},
+    "preparation": {"preparing": False, "prepared": 250, "expected": 250},
+}
+PREPARING_EXAMPLE = SENDING_EXAMPLE | {
+    "estimated_credits": 100000,
+    "stats": {"recipients": 41000, "queued": 38500, "sent": 2500, "delivered": 0, "failed": 0},
+    "preparation": {"preparing": True, "prepared": 41000, "expected": 100000},
 }
 INVALID_STATE = error_response("The campaign's status does not allow this (`invalid_state`).")
 
@@ -46,6 +53,17 @@ class CampaignStatsSerializer(serializers.Serializer):
     sent = serializers.IntegerField(help_text="Every message a gateway took, also those since delivered or not.")
     delivered = serializers.IntegerField()
     failed = serializers.IntegerField(help_text="Rejected, out of attempts, or cancelled.")
+
+
+class CampaignPreparationSerializer(serializers.Serializer):
+    preparing = serializers.BooleanField(
+        help_text="Its messages are still being written: from send/ until every recipient has one (paused "
+        "meanwhile too). The status stays `sending` (or `scheduled`); batches send those written already."
+    )
+    prepared = serializers.IntegerField(help_text="Messages written so far: `stats.recipients`.")
+    expected = serializers.IntegerField(
+        help_text="Recipients counted when it was sent (when created, for a draft), at least `prepared`."
+    )
 
 
 class CampaignOutputSerializer(serializers.Serializer):
@@ -61,11 +79,19 @@ class CampaignOutputSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     stats = serializers.SerializerMethodField()
-    estimated_credits = serializers.IntegerField()
+    estimated_credits = serializers.IntegerField(
+        help_text="The group's cost when created; once sent, what is reserved for it (its messages' credits and "
+        "those of the recipients not prepared yet); once prepared, its messages' credits."
+    )
+    preparation = serializers.SerializerMethodField()
 
     @extend_schema_field(CampaignStatsSerializer)
     def get_stats(self, campaign) -> dict:
         return self.context["stats"][campaign.pk]
+
+    @extend_schema_field(CampaignPreparationSerializer)
+    def get_preparation(self, campaign) -> dict:
+        return campaign_preparation_of(campaign, self.context["stats"][campaign.pk])
 
 
 def campaign_data(campaigns: list[Campaign]) -> list[dict]:
@@ -132,9 +158,12 @@ class CampaignDetailApi(AccountApi):
     @extend_schema(
         operation_id="campaigns_get",
         summary="Get a campaign",
-        description="One campaign of the account, with live stats.",
+        description="One campaign of the account, with live stats and how far its messages are prepared.",
         responses=CampaignOutputSerializer,
-        examples=[OpenApiExample("Sending", value=SENDING_EXAMPLE, response_only=True)],
+        examples=[
+            OpenApiExample("Sending", value=SENDING_EXAMPLE, response_only=True),
+            OpenApiExample("Preparing", value=PREPARING_EXAMPLE, response_only=True),
+        ],
     )
     def get(self, request, campaign_id):
         return campaign_response(campaign_get(account_id=self.account_id, campaign_id=campaign_id))
@@ -168,8 +197,10 @@ class CampaignSendApi(AccountApi):
     @extend_schema(
         operation_id="campaigns_send",
         summary="Send a campaign",
-        description="Reserves every recipient's credits and starts sending (`sending`), or waits for `scheduled_at` "
-        "(`scheduled`); resumes a `paused` campaign.",
+        description="Reserves every recipient's credits (estimated exactly from the group as it is now) and answers at "
+        "once, whatever the group's size: `sending`, or `scheduled` until `scheduled_at`. The messages are prepared "
+        "(written, queued) a chunk at a time, the first one in this request, and sent as they are: `preparation` "
+        "shows how far. Resumes a `paused` campaign, reserving first what an unfinished preparation still needs.",
         request=None,
         responses={
             202: CampaignOutputSerializer,

@@ -10,13 +10,16 @@ class Campaign(models.Model):
 
         draft ──send──▶ sending ──every recipient handled──▶ completed
           │   └─send (scheduled_at ahead)─▶ scheduled ──due──▶ sending
-          │                                 sending ──pause──▶ paused ──send──▶ sending
+          │                                 sending ──pause──▶ paused ──send──▶ sending (or scheduled)
+          │                      scheduled, sending ──credits ran out while preparing──▶ paused
           └─ draft, scheduled, sending, paused ──cancel──▶ cancelled
 
     Any other change is refused (409). A batch pauses a campaign whose sender ID is no longer
-    approved, saying so in `status_reason`. `send` reserves the credits of every recipient in
-    one ledger entry and snapshots them as queued messages; `cancel` refunds those not
-    sent in one entry.
+    approved, saying so in `status_reason`. `send` reserves the estimated credits of every recipient in
+    one ledger entry; its messages are then prepared (written, queued) a chunk at a time in contact id
+    order, by the request for the first chunk and by tasks for the rest, each chunk settling its cost
+    against the reservation; the reservation's unused part is refunded when preparation ends, and
+    `cancel` refunds it with the messages not sent. A campaign is not completed before it is prepared.
     """
 
     class Status(models.TextChoices):
@@ -46,6 +49,16 @@ class Campaign(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # When a batch last ran: a sending campaign quiet for long has lost its batches, and beat restarts it.
     last_batch_at = models.DateTimeField(null=True, blank=True)
+    # Preparation. Recipients the estimate counted (at creation, then when sent): how many messages it is writing.
+    expected_recipients = models.PositiveIntegerField(default=0)
+    # Credits reserved and not spent on a message yet; what is left of them is refunded when preparation ends.
+    credits_reserved = models.PositiveIntegerField(default=0)
+    # The last member of the group (contact id) preparation went past; null before its first chunk.
+    prepared_through = models.UUIDField(null=True, blank=True)
+    # When every recipient's message was written.
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    # When a chunk was last written: a preparation quiet for long has lost its task, and beat restarts it.
+    last_chunk_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,6 +9,8 @@ import string
 from dataclasses import dataclass
 
 PLACEHOLDERS = ("name", "first_name", "last_name", "phone")
+# The recipient's field each placeholder reads.
+FIELDS = {"name": "first_name", "first_name": "first_name", "last_name": "last_name", "phone": "phone"}
 
 _formatter = string.Formatter()
 
@@ -38,6 +40,13 @@ def template_check(template: str) -> None:
             raise TemplateError(f"Unknown placeholder {{{name}}}; use {allowed}.")
         if spec or conversion:
             raise TemplateError(f"Placeholder {{{name}}} takes no format or conversion.")
+
+
+def template_fields(template: str) -> list[str]:
+    """The recipient's fields the template reads, in Recipient's order; the template must have passed
+    template_check."""
+    used = {FIELDS[name] for _, name, _, _ in _formatter.parse(template) if name is not None}
+    return [field for field in ("first_name", "last_name", "phone") if field in used]
 
 
 def template_render(template: str, recipient: Recipient) -> str:

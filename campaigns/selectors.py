@@ -6,6 +6,8 @@ from smsplatform.errors import NotFound
 from .models import Campaign
 
 _SENT = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.UNDELIVERED)
+# The statuses of a campaign sent whose preparation may not be finished (a cancelled one's stopped).
+_PREPARED_LATER = (Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED)
 
 
 def campaign_list(*, account_id) -> QuerySet[Campaign]:
@@ -47,6 +49,16 @@ def campaigns_with_stats(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
 
 def campaign_stats_of(campaign: Campaign) -> dict:
     return {key: getattr(campaign, key) for key in STAT_KEYS}
+
+
+def campaign_preparation_of(campaign: Campaign, stats: dict) -> dict:
+    """How far its messages are prepared, from its campaign_stats counts: `preparing` from send/ until every
+    recipient's message is written (paused meanwhile too), `prepared` of `expected`."""
+    return {
+        "preparing": campaign.prepared_at is None and campaign.status in _PREPARED_LATER,
+        "prepared": stats["recipients"],
+        "expected": max(campaign.expected_recipients, stats["recipients"]),
+    }
 
 
 def campaign_messages(*, campaign: Campaign) -> QuerySet[Message]:

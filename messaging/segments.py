@@ -44,6 +44,9 @@ def _char_class(chars: str) -> str:
 
 
 _ALL_BASIC = re.compile(f"[{_char_class(_BASIC)}]*")
+# The same as a pattern that PostgreSQL's regular expressions read as Python's do: a text of the basic table's
+# characters alone, each one septet in GSM-7 and one code unit in UCS-2 (campaigns' estimate groups by it).
+GSM7_BASIC_PATTERN = f"^[{_char_class(_BASIC)}]*$"
 _ALL_GSM = re.compile(f"[{_char_class(_BASIC + _GSM7_EXTENSION)}]*")
 _NOT_GSM = re.compile(f"[^{_char_class(_BASIC + _GSM7_EXTENSION)}]")
 _EXTENSION_CHAR = re.compile(f"[{_char_class(_GSM7_EXTENSION)}]")

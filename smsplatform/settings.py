@@ -313,8 +313,11 @@ IDEMPOTENCY_KEY_TTL = 24 * 3600
 # Messages a batch task claims and submits at once, and how many batch chains share one campaign.
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=500)
 CAMPAIGN_PARALLEL_BATCHES = env.int("CAMPAIGN_PARALLEL_BATCHES", default=4)
-# A sending campaign with no batch for this long lost its tasks: beat dispatches it again.
+# A sending campaign with no batch for this long lost its tasks: beat dispatches it again (and a preparation with
+# no chunk for this long).
 CAMPAIGN_STALL_SECONDS = env.int("CAMPAIGN_STALL_SECONDS", default=60)
+# Members whose queued messages one transaction of a campaign's preparation writes; send/ writes the first chunk.
+CAMPAIGN_PREPARE_CHUNK = env.int("CAMPAIGN_PREPARE_CHUNK", default=1000)
 
 # --- Webhooks ---------------------------------------------------------------------------
 # Seconds a receiver has to answer one POST (connecting included); slower is a failed attempt, retried.

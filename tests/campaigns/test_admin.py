@@ -1,7 +1,10 @@
 from django.test import Client
 
 from campaigns.models import Campaign
-from tests.factories import GroupFactory, UserFactory
+from campaigns.services import campaign_create, campaign_send
+from tests.factories import ContactFactory, GroupFactory, UserFactory
+
+from .helpers import run_preparation
 
 
 def campaign(account, name, status="sending"):
@@ -40,3 +43,26 @@ def test_an_illegal_action_is_reported_not_a_crash(account):
     assert "A completed campaign cannot be cancelled." in response.content.decode()
     done.refresh_from_db()
     assert done.status == "completed"
+
+
+def test_the_campaign_page_and_its_poll_show_the_preparation_going_on(account, sender, settings):
+    settings.CAMPAIGN_PREPARE_CHUNK = 2
+    group = GroupFactory(account=account)
+    ContactFactory.create_batch(5, account=account, groups=[group])
+    draft = campaign_create(account_id=account.pk, name="Big", message="Hi {name}", sender_name="MyBrand",
+                            group_id=group.pk)  # fmt: skip
+    sending = campaign_send(campaign=draft)
+    owner = Client()
+    owner.force_login(UserFactory(is_staff=True, account=account))
+
+    page = owner.get(f"/admin/campaigns/campaign/{sending.pk}/change/").content.decode()
+    poll = owner.get(f"/admin/campaigns/campaign/{sending.pk}/progress/").json()
+
+    assert "Preparing its messages: 2 of 5 written" in page
+    assert "0 / 5" in page and "3 to prepare" in page  # the bar is out of the five expected
+    assert (poll["status"], poll["live"]) == ("sending", True)
+    assert poll["preparation"] == {"preparing": True, "prepared": 2, "expected": 5}
+    run_preparation(sending.pk)
+    poll = owner.get(f"/admin/campaigns/campaign/{sending.pk}/progress/").json()
+    assert poll["preparation"] == {"preparing": False, "prepared": 5, "expected": 5}
+    assert "Preparing" not in poll["html"]

@@ -15,18 +15,7 @@ from messaging.services import sender_review
 from tests.billing.test_concurrency import assert_ledger_matches
 from tests.factories import ContactFactory, GroupFactory, SenderIdFactory
 
-
-def run_batches(campaign_id) -> None:
-    while campaign_batch(campaign_id=campaign_id) == 0:
-        pass
-
-
-def url(campaign_id, action: str = "") -> str:
-    return f"/api/v1/campaigns/{campaign_id}/" + (f"{action}/" if action else "")
-
-
-def balance(account) -> int:
-    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
+from .helpers import balance, run_batches, url
 
 
 def batch_tasks(campaign_id, count: int) -> list[tuple]:
@@ -45,7 +34,7 @@ def test_the_seed_example_creates_a_draft(create_campaign, group, members):
     body = response.json()
     assert set(body) == {
         "id", "name", "message", "sender_name", "group_id", "status", "status_reason", "scheduled_at",
-        "created_at", "started_at", "finished_at", "stats", "estimated_credits",
+        "created_at", "started_at", "finished_at", "stats", "estimated_credits", "preparation",
     }  # fmt: skip
     assert (body["name"], body["status"], body["group_id"], body["sender_name"]) == (
         "March Promo",
@@ -55,6 +44,7 @@ def test_the_seed_example_creates_a_draft(create_campaign, group, members):
     )
     assert body["stats"] == {"recipients": 0, "queued": 0, "sent": 0, "delivered": 0, "failed": 0}
     assert body["estimated_credits"] == 2  # two members not opted out, one segment each
+    assert body["preparation"] == {"preparing": False, "prepared": 0, "expected": 2}
 
 
 def test_the_estimate_renders_each_recipient(create_campaign, account, group):

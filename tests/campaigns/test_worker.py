@@ -12,12 +12,13 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account
 from campaigns.models import Campaign
-from contacts.models import Contact, Group
 from gateways.backends.fake import SHARED_OUTBOX_KEY
 from messaging.models import Message
 from tests.billing.test_concurrency import assert_ledger_matches
 from tests.factories import AccountFactory, SenderIdFactory, api_key_for
 from tests.worker import broker_flush, celery_worker, process_kill, wait_until
+
+from .helpers import make_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -25,24 +26,41 @@ RECIPIENTS = 3000
 BATCH_SIZE = 100
 
 
-def make_group(account, size: int) -> Group:
-    group = Group.objects.create(account=account, name="Everyone")
-    contacts = Contact.objects.bulk_create(
-        Contact(account=account, phone=f"+26377{n:07d}", first_name=f"Name{n}") for n in range(size)
-    )
-    Group.contacts.through.objects.bulk_create(
-        Group.contacts.through(group_id=group.pk, contact_id=contact.pk) for contact in contacts
-    )
-    return group
-
-
-def test_a_campaign_survives_a_killed_worker_sending_each_recipient_once(tmp_path, real_broker):
-    account = AccountFactory(credits=RECIPIENTS + 500)
+def draft_to_a_group(size: int, *, credits: int, **fields) -> tuple[Account, APIClient, str]:
+    """An account with `credits`, its approved sender ID MyBrand and a group of `size`, its key's client, and a
+    draft campaign to the group made through the API; the broker emptied."""
+    account = AccountFactory(credits=credits)
     SenderIdFactory(account=account, name="MyBrand")
-    group = make_group(account, RECIPIENTS)
+    group = make_group(account, size)
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=api_key_for(account))
     broker_flush()
+    campaign_id = client.post(
+        "/api/v1/campaigns/",
+        {"name": "Test", "message": "Hi {name}!", "sender_name": "MyBrand", "group_id": str(group.pk), **fields},
+        format="json",
+    ).json()["id"]
+    return account, client, campaign_id
+
+
+def finish_with_a_second_worker(tmp_path, campaign_id, size: int, worker_settings: dict, *, timeout: float) -> None:
+    """Another worker, with beat restarting within seconds what the killed one left, until the campaign completes;
+    then every recipient has exactly one message, sent."""
+    with celery_worker(
+        tmp_path / "second", beat=True, CAMPAIGN_SWEEP_INTERVAL=1, CAMPAIGN_STALL_SECONDS=2, **worker_settings
+    ) as second:
+        wait_until(
+            lambda: Campaign.objects.get(pk=campaign_id).status == "completed", timeout=timeout, log=second.log_path
+        )
+    messages = Message.objects.filter(campaign_id=campaign_id)
+    assert messages.count() == size
+    assert messages.values("contact").distinct().count() == size
+    assert not messages.filter(status="queued").exists()
+    assert messages.filter(status="sent").count() == size
+
+
+def test_a_campaign_survives_a_killed_worker_sending_each_recipient_once(tmp_path, real_broker):
+    account, client, campaign_id = draft_to_a_group(RECIPIENTS, credits=RECIPIENTS + 500)
     shared_outbox = redis.Redis.from_url(settings.REDIS_URL)
     shared_outbox.delete(SHARED_OUTBOX_KEY)  # another run's submissions
     worker_settings = {
@@ -51,11 +69,6 @@ def test_a_campaign_survives_a_killed_worker_sending_each_recipient_once(tmp_pat
         "CAMPAIGN_BATCH_SIZE": BATCH_SIZE,
         "SMS_SUBMIT_TIMEOUT": 1,  # leases of 7 s: the killed worker's rows come back soon
     }
-    campaign_id = client.post(
-        "/api/v1/campaigns/",
-        {"name": "Kill test", "message": "Hi {name}!", "sender_name": "MyBrand", "group_id": str(group.pk)},
-        format="json",
-    ).json()["id"]
 
     with celery_worker(tmp_path / "first", **worker_settings) as first:
         assert client.post(f"/api/v1/campaigns/{campaign_id}/send/").status_code == 202
@@ -64,16 +77,8 @@ def test_a_campaign_survives_a_killed_worker_sending_each_recipient_once(tmp_pat
     sent_before_the_kill = Message.objects.filter(status="sent").count()
     assert sent_before_the_kill < RECIPIENTS  # killed in the middle
 
-    with celery_worker(
-        tmp_path / "second", beat=True, CAMPAIGN_SWEEP_INTERVAL=1, CAMPAIGN_STALL_SECONDS=2, **worker_settings
-    ) as second:
-        wait_until(lambda: Campaign.objects.get(pk=campaign_id).status == "completed", timeout=120, log=second.log_path)
+    finish_with_a_second_worker(tmp_path, campaign_id, RECIPIENTS, worker_settings, timeout=120)
 
-    messages = Message.objects.filter(campaign_id=campaign_id)
-    assert messages.count() == RECIPIENTS
-    assert messages.values("contact").distinct().count() == RECIPIENTS
-    assert not messages.filter(status="queued").exists()
-    assert messages.filter(status="sent").count() == RECIPIENTS
     submissions = Counter(json.loads(item)[1] for item in shared_outbox.lrange(SHARED_OUTBOX_KEY, 0, -1))
     assert len(submissions) == RECIPIENTS  # everyone got it
     repeated = sum(count - 1 for count in submissions.values())
@@ -85,19 +90,8 @@ def test_a_campaign_survives_a_killed_worker_sending_each_recipient_once(tmp_pat
 
 
 def test_a_scheduled_campaign_is_started_by_beat_when_due(tmp_path):
-    account = AccountFactory(credits=100)
-    SenderIdFactory(account=account, name="MyBrand")
-    group = make_group(account, 20)
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=api_key_for(account))
-    broker_flush()
     due = timezone.now() + timedelta(seconds=3)
-    campaign_id = client.post(
-        "/api/v1/campaigns/",
-        {"name": "Later", "message": "Hi {name}!", "sender_name": "MyBrand", "group_id": str(group.pk),
-         "scheduled_at": due.isoformat()},
-        format="json",
-    ).json()["id"]  # fmt: skip
+    _, client, campaign_id = draft_to_a_group(20, credits=100, scheduled_at=due.isoformat())
     assert client.post(f"/api/v1/campaigns/{campaign_id}/send/").json()["status"] == "scheduled"
 
     with celery_worker(tmp_path, beat=True, CAMPAIGN_SWEEP_INTERVAL=1, gateway_options={"delivery_delay": None}) as w:
@@ -107,3 +101,33 @@ def test_a_scheduled_campaign_is_started_by_beat_when_due(tmp_path):
 
     assert campaign.started_at >= due
     assert Message.objects.filter(campaign_id=campaign_id, status="sent").count() == 20
+
+
+def test_send_answers_at_once_and_a_preparation_killed_midway_resumes_with_each_recipient_once(
+    tmp_path, real_broker, settings
+):
+    size, chunk = 6000, 50
+    settings.CAMPAIGN_PREPARE_CHUNK = chunk  # the send/ request's first chunk, written here
+    account, client, campaign_id = draft_to_a_group(size, credits=size + 500)
+    worker_settings = {
+        "gateway_options": {"delivery_delay": None, "latency": 0.05},
+        "concurrency": 2,
+        "CAMPAIGN_BATCH_SIZE": BATCH_SIZE,
+        "CAMPAIGN_PREPARE_CHUNK": chunk,
+    }
+
+    with celery_worker(tmp_path / "first", **worker_settings) as first:
+        response = client.post(f"/api/v1/campaigns/{campaign_id}/send/")
+        assert response.status_code == 202
+        assert response.json()["preparation"] == {"preparing": True, "prepared": chunk, "expected": size}
+        wait_until(lambda: Message.objects.filter(campaign_id=campaign_id).count() >= size // 4, log=first.log_path)
+        process_kill(first)
+    prepared_before_the_kill = Message.objects.filter(campaign_id=campaign_id).count()
+    assert Campaign.objects.get(pk=campaign_id).prepared_at is None  # killed while preparing
+    assert client.get(f"/api/v1/campaigns/{campaign_id}/").json()["preparation"]["preparing"]
+
+    finish_with_a_second_worker(tmp_path, campaign_id, size, worker_settings, timeout=180)
+
+    print(f"\nkilled after {prepared_before_the_kill} of {size} prepared")
+    assert Account.objects.get(pk=account.pk).sms_credits == 500
+    assert_ledger_matches(account.pk)
