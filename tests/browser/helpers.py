@@ -12,7 +12,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -68,6 +68,21 @@ def chromium_start(*, width: int = WIDTH, height: int = HEIGHT) -> webdriver.Chr
     if (inner_width, inner_height) != (width, height):
         driver.set_window_size(2 * width - inner_width, 2 * height - inner_height)
     return driver
+
+
+def _left(page: WebElement) -> Callable[[webdriver.Chrome], bool]:
+    """Whether the browser left the page whose root element is `page`. Chromium, asked about the old page while
+    it navigates, can answer "Node with given id does not belong to the document" instead of a stale element."""
+
+    def condition(driver) -> bool:
+        try:
+            return expected_conditions.staleness_of(page)(driver)
+        except WebDriverException as error:
+            if "does not belong to the document" in (error.msg or ""):
+                return True
+            raise
+
+    return condition
 
 
 class Browser:
@@ -190,7 +205,7 @@ class Browser:
         """Click something that loads another page (a submit button, a link), and wait for that page."""
         page = self.find("html")
         element.click()
-        self.wait_until(expected_conditions.staleness_of(page), message=f"clicking left {self.path} as it was")
+        self.wait_until(_left(page), message=f"clicking left {self.path} as it was")
         self.wait_until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
     def submit(self, css: str = "form [type=submit]") -> None:
