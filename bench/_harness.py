@@ -44,6 +44,16 @@ def psql(sql: str, database: str = "postgres") -> str:
     ).stdout.strip()
 
 
+def balance_and_ledger(database: str, account: str = "Bench") -> tuple[int, int]:
+    """The account's balance and the sum of its ledger entries, which must be equal."""
+    balance, ledger = psql(
+        "SELECT a.sms_credits, (SELECT sum(amount) FROM billing_transaction t WHERE t.account_id = a.id)"
+        f" FROM accounts_account a WHERE name = '{account}'",
+        database,
+    ).split("|")
+    return int(balance), int(ledger)
+
+
 def fresh_database(name: str) -> None:
     psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     psql(f"CREATE DATABASE {name}")
