@@ -9,7 +9,7 @@ loopback) accepted it. For each it prints requests per second, p50/p99 latency, 
 send was answered `sent`, whether the ledger and the messages match the sends that succeeded, the CPU each
 process spent per send, and the ratio of its rate and p99 to Jasmin's; beside them, the health endpoint's
 rate in the same run. Settings from the environment: BENCH_CONNECTIONS (32), BENCH_SECONDS (20),
-BENCH_WEB_WORKERS (2), BENCH_WEB_THREADS (8; 1 for sync), BENCH_WORKER_CLASS (gthread, as gunicorn.conf.py),
+BENCH_WEB_WORKERS (2), BENCH_WEB_THREADS (4; 1 for sync), BENCH_WORKER_CLASS (gthread, as gunicorn.conf.py),
 BENCH_SEND_GATEWAYS (fake,smpp), BENCH_PEER (jasmin; empty for none).
 """
 
@@ -95,7 +95,7 @@ def run(gateway: str) -> dict:
     seconds = int(os.environ.get("BENCH_SECONDS", "20"))
     workers = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
     worker_class = os.environ.get("BENCH_WORKER_CLASS", "gthread")
-    threads = int(os.environ.get("BENCH_WEB_THREADS", "1" if worker_class == "sync" else "8"))
+    threads = int(os.environ.get("BENCH_WEB_THREADS", "1" if worker_class == "sync" else "4"))
     wrk = require("wrk")
 
     fresh_database(DATABASE)
