@@ -48,7 +48,7 @@ INVALID_STATE = error_response("The campaign's status does not allow this (`inva
 
 
 class CampaignStatsSerializer(serializers.Serializer):
-    recipients = serializers.IntegerField(help_text="Messages snapshotted when the campaign was sent.")
+    recipients = serializers.IntegerField(help_text="Messages written so far: one per recipient once prepared.")
     queued = serializers.IntegerField()
     sent = serializers.IntegerField(help_text="Every message a gateway took, also those since delivered or not.")
     delivered = serializers.IntegerField()

@@ -35,7 +35,7 @@ class Campaign(models.Model):
     name = models.CharField(max_length=100)
     message = models.TextField(help_text="The template: {name}, {first_name}, {last_name}, {phone}.")
     sender_name = models.CharField(max_length=11)
-    # Kept when the group is deleted: the campaign's messages were snapshotted already.
+    # Kept when the group is deleted: the messages written stay, and a preparation not finished ends there.
     group = models.ForeignKey("contacts.Group", null=True, on_delete=models.SET_NULL, related_name="campaigns")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     # Why the platform itself changed the status (paused because its sender ID was withdrawn).
