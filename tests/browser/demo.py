@@ -296,8 +296,8 @@ def _campaigns(timeline: _Timeline, state: dict, demo: Demo, rng: random.Random,
     timeline.at(timeline.day(9, 14, 32), lambda: campaign_cancel(campaign=state[cancelled]))
     timeline.at(timeline.day(9, 14, 35), partial(receipts, cancelled))
 
-    # Scheduled: credits reserved and its messages snapshotted (queued) now, sent in a few days. To the VIPs: a
-    # small group, so that the queued snapshot does not dwarf the other days of the home page's chart.
+    # Scheduled: credits reserved and its messages written (queued) now, sent in a few days. To the VIPs: a
+    # small group, so that its queued messages do not dwarf the other days of the home page's chart.
     scheduled = "Month-end sale"
     message = "Hi {first_name}, our month-end sale starts Friday: up to 30% off garden tools. Reply STOP to opt out."
     timeline.at(
