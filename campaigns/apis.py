@@ -62,7 +62,8 @@ class CampaignPreparationSerializer(serializers.Serializer):
     )
     prepared = serializers.IntegerField(help_text="Messages written so far: `stats.recipients`.")
     expected = serializers.IntegerField(
-        help_text="Recipients counted when it was sent (when created, for a draft), at least `prepared`."
+        help_text="Recipients counted when it was sent (when created, for a draft), at least `prepared`; "
+        "`prepared` once every message is written."
     )
 
 

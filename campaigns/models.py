@@ -49,7 +49,8 @@ class Campaign(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # When a batch last ran: a sending campaign quiet for long has lost its batches, and beat restarts it.
     last_batch_at = models.DateTimeField(null=True, blank=True)
-    # Preparation. Recipients the estimate counted (at creation, then when sent): how many messages it is writing.
+    # Preparation. Recipients the estimate counted (at creation, then when sent): how many messages it is writing
+    # (once prepared, its messages are the count).
     expected_recipients = models.PositiveIntegerField(default=0)
     # Credits reserved and not spent on a message yet; what is left of them is refunded when preparation ends.
     credits_reserved = models.PositiveIntegerField(default=0)

@@ -53,11 +53,13 @@ def campaign_stats_of(campaign: Campaign) -> dict:
 
 def campaign_preparation_of(campaign: Campaign, stats: dict) -> dict:
     """How far its messages are prepared, from its campaign_stats counts: `preparing` from send/ until every
-    recipient's message is written (paused meanwhile too), `prepared` of `expected`."""
+    recipient's message is written (paused meanwhile too), `prepared` of `expected`; once prepared, every
+    recipient has its message."""
+    prepared = stats["recipients"]
     return {
         "preparing": campaign.prepared_at is None and campaign.status in _PREPARED_LATER,
-        "prepared": stats["recipients"],
-        "expected": max(campaign.expected_recipients, stats["recipients"]),
+        "prepared": prepared,
+        "expected": prepared if campaign.prepared_at else max(campaign.expected_recipients, prepared),
     }
 
 

@@ -129,11 +129,10 @@ def campaign_preview(*, account_id, template: str, group_id) -> dict:
     group = _group_for(account_id=account_id, template=template, group_id=group_id)
     estimate = campaign_estimate(account_id=account_id, template=template, group_id=group.pk)
     sample = None
-    first = _recipients(account_id=account_id, group_id=group.pk).values_list("phone", "first_name", "last_name")
-    if first := first.first():
+    recipients = _recipients(account_id=account_id, group_id=group.pk)
+    if first := recipients.values_list("phone", "first_name", "last_name").first():
         phone, first_name, last_name = first
-        text = template_render(template, Recipient(first_name=first_name, last_name=last_name, phone=phone))
-        count = segment_count(text)
+        text, count = _personalised(template, phone, first_name, last_name)
         sample = {"phone": phone, "text": text, "encoding": count.encoding, "segments": count.segments}
     return {"recipients": estimate.recipients, "credits": estimate.credits, "sample": sample}
 
@@ -320,11 +319,9 @@ def _chunk_write(*, campaign: Campaign, chunk: _Chunk) -> bool:
     if done:
         _reservation_refund(campaign=campaign, why="not needed")
         campaign.prepared_at = campaign.last_chunk_at
-        campaign.expected_recipients = Message.objects.filter(campaign=campaign).count()
     campaign.save(
-        update_fields=["credits_reserved", "estimated_credits", "expected_recipients", "prepared_through",
-                       "prepared_at", "last_chunk_at"]
-    )  # fmt: skip
+        update_fields=["credits_reserved", "estimated_credits", "prepared_through", "prepared_at", "last_chunk_at"]
+    )
     return not done
 
 

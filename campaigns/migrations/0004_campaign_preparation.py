@@ -1,23 +1,17 @@
 from django.db import migrations, models
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import F
 from django.db.models.functions import Coalesce
 
 
 def prepared_already(apps, schema_editor):
     """Campaigns sent before preparation existed wrote every message in their send/ request."""
     Campaign = apps.get_model("campaigns", "Campaign")
-    Message = apps.get_model("messaging", "Message")
-    written = Message.objects.filter(campaign=OuterRef("pk")).order_by().values("campaign").annotate(n=Count("pk"))
-    Campaign.objects.exclude(status="draft").update(
-        prepared_at=Coalesce(F("started_at"), F("created_at")),
-        expected_recipients=Coalesce(Subquery(written.values("n")), 0),
-    )
+    Campaign.objects.exclude(status="draft").update(prepared_at=Coalesce(F("started_at"), F("created_at")))
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0003_campaign_callback_url"),
-        ("messaging", "0002_campaign_messages"),
     ]
 
     operations = [
