@@ -266,7 +266,9 @@ def main() -> dict:
         "all_imported": contacts == rows == members == imported["answer"]["created"],
     }
     renamed["names_changed_in_database"] = names_changed
-    peak = max(run["worker_memory_mb"]["peak_during"] for run in (imported, reimported, renamed))
+    runs = (imported, reimported, renamed)
+    peak = max(run["worker_memory_mb"]["peak_during"] for run in runs)
+    growth = max(run["worker_memory_mb"]["growth"] for run in runs)
     return {
         "benchmark": "contacts",
         "web": {"server": "gunicorn", "worker_class": "sync", "workers": 1},
@@ -284,11 +286,15 @@ def main() -> dict:
             "fresh_cpu": round(sum(imported["cpu_seconds"].values()) / copy["cpu_seconds_postgresql"][LIKE], 2),
         },
         "worker_peak_rss_mb": peak,
+        "import_memory_mb": growth,  # the most an import added to the worker's RSS at rest
         "latency": results,
         "search_matches": search_counts,
         "health_reference": reference,
         "targets": {
             "import_within_3x_copy": imported["seconds"] <= 3 * copy_seconds,
+            "import_memory_under_100_mb": growth < 100,
+            # Django at rest holds 78-84 MB before any upload (78 with the image's packages, 84 in the dev
+            # environment, where schemathesis brings requests, which DRF imports when it is there).
             "worker_peak_rss_under_100_mb": peak < 100,
             "list_and_search_p99_under_50_ms": all(result["p99_ms"] < 50 for result in results.values()),
         },
