@@ -2,8 +2,9 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from django.conf import settings
+from django.db import close_old_connections
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
@@ -56,3 +57,13 @@ class App(Celery):
 app = App("smsplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(task, **kwargs) -> None:
+    """Around each task, what Django does around each request: a connection older than CONN_MAX_AGE, broken, or
+    left out of autocommit is closed (the rest are kept: CELERY_DB_REUSE_MAX). Not around a task run eagerly,
+    inside its caller's transaction."""
+    if not task.request.is_eager:
+        close_old_connections()

@@ -203,6 +203,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Late-acknowledged tasks are not hoarded by one worker process while others are idle.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless told to keep them for
+# this many tasks: each of a campaign's batches and chunks then paid for a new PostgreSQL backend (its start, its
+# caches, its prepared statements). Kept instead as the web processes keep theirs (smsplatform.celery: one older
+# than CONN_MAX_AGE or broken is closed around each task, CONN_HEALTH_CHECKS tests a kept one before its use).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True

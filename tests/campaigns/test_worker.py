@@ -1,12 +1,14 @@
 """Campaigns with real Celery workers on Redis and PostgreSQL, one of them killed mid-campaign."""
 
 import json
+import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -130,4 +132,51 @@ def test_send_answers_at_once_and_a_preparation_killed_midway_resumes_with_each_
 
     print(f"\nkilled after {prepared_before_the_kill} of {size} prepared")
     assert Account.objects.get(pk=account.pk).sms_credits == 500
+    assert_ledger_matches(account.pk)
+
+
+def sessions_of_the_database() -> int:
+    """Sessions PostgreSQL has started on the test database so far (counted when a backend reports its
+    statistics: at once when it exits, within seconds while it lives)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def worker_backends() -> list[int]:
+    """The backends on the test database other than this test's."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def test_a_worker_keeps_its_database_connection_across_tasks_and_replaces_a_broken_one(tmp_path, real_broker):
+    """Celery's Django fixup would close the connection around every task: each batch a new PostgreSQL backend.
+    The worker keeps it as the web processes do, and replaces it once it is broken."""
+    size, batch_size = 1500, 100  # 15 batches, each a task; the chunks after the first 1,000 another
+    account, client, campaign_id = draft_to_a_group(size, credits=2 * size)
+    worker_settings = {"gateway_options": {"delivery_delay": None}, "CAMPAIGN_BATCH_SIZE": batch_size}
+    with celery_worker(tmp_path, **worker_settings) as worker:
+        time.sleep(1.5)  # the sessions of its start (its checks) have ended and been counted
+        sessions_before = sessions_of_the_database()
+        assert client.post(f"/api/v1/campaigns/{campaign_id}/send/").status_code == 202
+        wait_until(lambda: Campaign.objects.get(pk=campaign_id).status == "completed", log=worker.log_path)
+        time.sleep(1.5)  # the backends of the tasks, had they been new, have exited and been counted
+        # Its pool process's one session (not counted yet, maybe), not one a task.
+        assert sessions_of_the_database() - sessions_before <= 1
+        assert worker_backends()
+
+        # Its connection broken (PostgreSQL terminated the backend): the next tasks find it broken before
+        # their first statement (the health check of a connection idle for over a second) and connect again.
+        with connection.cursor() as cursor:
+            for pid in worker_backends():
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        time.sleep(1.5)
+        _, client, second_id = draft_to_a_group(20, credits=100)
+        assert client.post(f"/api/v1/campaigns/{second_id}/send/").status_code == 202
+        wait_until(lambda: Campaign.objects.get(pk=second_id).status == "completed", log=worker.log_path)
+    assert Message.objects.filter(campaign_id=campaign_id, status="sent").count() == size
+    assert Message.objects.filter(campaign_id=second_id, status="sent").count() == 20
     assert_ledger_matches(account.pk)
