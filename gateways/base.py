@@ -46,6 +46,10 @@ class SubmitResult:
     error_code: str = ""  # machine-readable: "smpp:ESME_RINVDSTADR", "twilio:21211", "gateway:timeout"
     # True when the bind process has recorded this outcome already: the caller only reads it.
     recorded: bool = False
+    # What that record made of the message (its status; the balance after its refund, if it had one), when the
+    # bind process said: the request that waited for it mirrors this instead of reading the message again.
+    recorded_status: str = ""
+    recorded_balance: int | None = None
 
     @classmethod
     def accepted(cls, *part_ids: str) -> "SubmitResult":

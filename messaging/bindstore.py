@@ -89,8 +89,8 @@ class DatabaseStore:
         )
 
     @_reconnecting
-    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> None:
-        outcomes_record(
+    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> dict[str, tuple[str, int | None]]:
+        recorded = outcomes_record(
             Outcome(
                 sms.message_id,
                 sms.attempt,
@@ -101,6 +101,7 @@ class DatabaseStore:
             )
             for alias, sms, result in outcomes
         )
+        return {message_id: (state.status, state.balance) for message_id, state in recorded.items()}
 
     @_reconnecting
     def store_receipts(self, receipts: list[Receipt]) -> None:

@@ -20,7 +20,7 @@ from smsplatform.cache import REDIS_UNREACHABLE, redis_outage
 from smsplatform.errors import InsufficientCredits, InvalidInput
 from webhooks.addresses import url_check
 
-from .delivery import first_attempt_lease, messages_submit, submit_lease
+from .delivery import Recorded, first_attempt_lease, messages_submit, submit_lease
 from .errors import (
     IdempotencyKeyReused,
     RecipientOptedOut,
@@ -223,13 +223,15 @@ def message_submit(*, message: Message) -> int | None:
         return None  # another attempt owns it now
     outcome = outcomes[0]
     state = recorded.get(str(message.pk))
+    if state is None and outcome.result.recorded_status:  # the bind process recorded it, and said what it wrote
+        state = Recorded(outcome.result.recorded_status, outcome.result.recorded_balance)
     if state is not None:
         message.status, message.gateway = state.status, outcome.gateway
         message.error, message.error_code = outcome.result.error[:255], outcome.result.error_code[:40]
         if state.status == Message.Status.SENT:
             message.sent_at, message.error, message.error_code = timezone.now(), "", ""
         return state.balance
-    if outcome.result.recorded:  # the bind process recorded it: read what it wrote
+    if outcome.result.recorded:  # the bind process recorded it, and did not say what it wrote: read it
         message.refresh_from_db(fields=["status", "error", "error_code", "gateway", "sent_at"])
         if message.status == Message.Status.FAILED:
             return balance_get(account_id=message.account_id)

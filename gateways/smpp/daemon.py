@@ -92,8 +92,9 @@ class Store(Protocol):
     def give_back(self, messages: list[tuple[str, int]]) -> None:
         """Hand (message id, attempt) back to their campaign, which resumes or refunds them."""
 
-    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> None:
-        """Record (gateway alias, message, result) outcomes."""
+    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> dict[str, tuple[str, int | None]]:
+        """Record (gateway alias, message, result) outcomes; returns, per message the record changed, its status and
+        the balance after its refund (None without one)."""
 
     def store_receipts(self, receipts: list[Receipt]) -> None: ...
 
@@ -229,7 +230,9 @@ class BindDaemon:
     async def _record(self, batch: list[tuple[str, Handoff, OutboundSms, SubmitResult]]) -> None:
         while True:  # an outcome is never dropped: its entry stays pending until it is recorded
             try:
-                await self.db_write(self.store.record, [(alias, sms, result) for alias, _, sms, result in batch])
+                recorded = await self.db_write(
+                    self.store.record, [(alias, sms, result) for alias, _, sms, result in batch]
+                )
                 break
             except Exception:
                 logger.exception("Recording %d outcome(s) failed; trying again", len(batch))
@@ -240,10 +243,12 @@ class BindDaemon:
         if self._unrecorded < UNRECORDED_MAX:
             self._room.set()
         await self.acknowledge([handoff for _, handoff, _, _ in batch], replies=[
-            (handoff, result) for _, handoff, _, result in batch if handoff.reply
+            (handoff, result, recorded.get(sms.message_id)) for _, handoff, sms, result in batch if handoff.reply
         ])  # fmt: skip
 
-    async def acknowledge(self, handoffs: list[Handoff], *, replies: list[tuple[Handoff, SubmitResult]] = ()) -> None:
+    async def acknowledge(
+        self, handoffs: list[Handoff], *, replies: list[tuple[Handoff, SubmitResult, tuple | None]] = ()
+    ) -> None:
         """Done with these entries: acknowledge and delete them, and answer the requests that wait."""
         by_stream: dict[str, list[str]] = {}
         for handoff in handoffs:
@@ -254,8 +259,8 @@ class BindDaemon:
                     for stream, ids in by_stream.items():
                         pipeline.xack(stream, GROUP, *ids)
                         pipeline.xdel(stream, *ids)
-                    for handoff, result in replies:
-                        pipeline.lpush(reply_key(handoff.message_id), reply_encode(result))
+                    for handoff, result, recorded in replies:
+                        pipeline.lpush(reply_key(handoff.message_id), reply_encode(result, recorded))
                         pipeline.expire(reply_key(handoff.message_id), REPLY_TTL)
                     await pipeline.execute()
                 self.unacknowledged.difference_update(handoff.entry_id for handoff in handoffs)

@@ -87,19 +87,30 @@ def entry_fields(sms: OutboundSms, *, reply: bool, handed_at: float) -> dict[str
     return fields
 
 
-def reply_encode(result: SubmitResult) -> str:
+def reply_encode(result: SubmitResult, recorded: tuple[str, int | None] | None) -> str:
+    """The outcome, and what recording it made of the message (status, balance after a refund), if it changed it."""
     return json.dumps(
-        {"status": result.status, "part_ids": result.part_ids, "error": result.error, "error_code": result.error_code}
+        {
+            "status": result.status,
+            "part_ids": result.part_ids,
+            "error": result.error,
+            "error_code": result.error_code,
+            "recorded": recorded,
+        }
     )
 
 
 def reply_decode(raw: bytes | str) -> SubmitResult:
-    """The outcome the bind process recorded, as the waiting request reads it."""
+    """The outcome the bind process recorded, as the waiting request reads it. A reply without what the record
+    made of the message (it changed nothing: another attempt's, or an older bind process) says only that."""
     reply = json.loads(raw)
+    status, balance = reply.get("recorded") or ("", None)
     return SubmitResult(
         SubmitStatus(reply["status"]),
         part_ids=tuple(reply["part_ids"]),
         error=reply["error"],
         error_code=reply["error_code"],
         recorded=True,
+        recorded_status=status,
+        recorded_balance=balance,
     )
