@@ -26,7 +26,7 @@ from .errors import ImportTooLarge
 from .importing import ImportRow, csv_rows, json_rows
 from .models import NAME_MAX_LENGTH
 from .parsers import CsvParser, ImportJsonParser
-from .selectors import contact_get, contact_list, group_get, group_list
+from .selectors import contact_get, contact_list, contact_list_count, group_get, group_list
 from .services import (
     contact_create,
     contact_delete,
@@ -145,10 +145,12 @@ class ContactListCreateApi(AccountApi):
     def get(self, request):
         filters = self.ContactListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        contacts = contact_list(account_id=self.account_id, **filters.validated_data)
         return paginated_response(
             view=self,
-            queryset=contact_list(account_id=self.account_id, **filters.validated_data),
+            queryset=contacts,
             serializer_class=ContactOutputSerializer,
+            count=contact_list_count(**filters.validated_data),
         )
 
     @extend_schema(

@@ -1,3 +1,4 @@
+from django.core.paginator import Paginator
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -26,13 +27,21 @@ class Pagination(PageNumberPagination):
         """The pagination of a list whose items go under `items_key`."""
         return type(f"{items_key.title()}Pagination", (cls,), {"items_key": items_key})
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, count: int | None = None):
+        """`count`: the list's length, when the caller knows it at less cost than COUNT(*) over the list."""
         # An empty value means the default, as in DRF.
         params = {name: value for name in ("page", "page_size") if (value := request.query_params.get(name))}
         query = PageQueryInputSerializer(data=params)
         query.is_valid(raise_exception=True)
-        self.query = query.validated_data
+        self.query, self.count = query.validated_data, count
         return super().paginate_queryset(queryset, request, view)
+
+    def django_paginator_class(self, object_list, per_page) -> Paginator:
+        """Django's paginator, as DRF makes it, given the count it would otherwise query."""
+        paginator = Paginator(object_list, per_page)
+        if self.count is not None:
+            paginator.count = self.count  # a cached_property: read instead of computed
+        return paginator
 
     def get_page_size(self, request) -> int:
         return min(self.query.get("page_size", self.page_size), self.max_page_size)
@@ -70,7 +79,7 @@ class Pagination(PageNumberPagination):
         return parameters
 
 
-def paginated_response(*, view, queryset, serializer_class) -> Response:
+def paginated_response(*, view, queryset, serializer_class, count: int | None = None) -> Response:
     paginator = view.pagination_class()
-    page = paginator.paginate_queryset(queryset, view.request, view=view)
+    page = paginator.paginate_queryset(queryset, view.request, view=view, count=count)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
