@@ -38,6 +38,11 @@ def api_key_for(account: Account, name: str = "Test") -> str:
     return api_key_create(account=account, name=name)[1]
 
 
+def balance(account: Account) -> int:
+    """The account's SMS credits as stored now."""
+    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
+
+
 class SenderIdFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = SenderId

@@ -5,15 +5,11 @@ from accounts.models import Account
 from billing.models import Transaction
 from billing.services import credits_adjust, credits_debit, credits_refund, credits_topup
 from smsplatform.errors import InsufficientCredits
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, balance
 
 
 def ledger_sum(account) -> int:
     return sum(Transaction.objects.filter(account=account).values_list("amount", flat=True))
-
-
-def balance(account) -> int:
-    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
 
 
 def test_each_change_writes_one_ledger_row_with_the_balance_after(db):

@@ -1,7 +1,6 @@
 """What the campaign tests do in the test process that a worker would do (run the batches and the preparation),
 and their data."""
 
-from accounts.models import Account
 from campaigns.services import campaign_batch, campaign_prepare
 from contacts.models import Contact, Group
 
@@ -21,10 +20,6 @@ def run_preparation(campaign_id) -> int:
 
 def url(campaign_id, action: str = "") -> str:
     return f"/api/v1/campaigns/{campaign_id}/" + (f"{action}/" if action else "")
-
-
-def balance(account) -> int:
-    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
 
 
 def make_group(account, size: int) -> Group:

@@ -13,9 +13,9 @@ from campaigns.tasks import campaign_batch_send
 from messaging.models import Message
 from messaging.services import sender_review
 from tests.billing.test_concurrency import assert_ledger_matches
-from tests.factories import ContactFactory, GroupFactory, SenderIdFactory
+from tests.factories import ContactFactory, GroupFactory, SenderIdFactory, balance
 
-from .helpers import balance, run_batches, url
+from .helpers import run_batches, url
 
 
 def batch_tasks(campaign_id, count: int) -> list[tuple]:

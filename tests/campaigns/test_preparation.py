@@ -25,9 +25,9 @@ from contacts.models import Contact
 from messaging.models import Message
 from messaging.segments import segment_count
 from tests.billing.test_concurrency import assert_ledger_matches
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, balance
 
-from .helpers import balance, run_batches, run_preparation, url
+from .helpers import run_batches, run_preparation, url
 
 PREPARE = "campaigns.tasks.campaign_prepare_next"
 BATCH = "campaigns.tasks.campaign_batch_send"

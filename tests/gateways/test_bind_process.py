@@ -9,7 +9,6 @@ from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Account
 from billing.services import credits_topup
 from campaigns.models import Campaign
 from campaigns.services import campaign_batch, campaigns_recover
@@ -18,7 +17,7 @@ from gateways.smpp.pdu import Status
 from messaging.models import InboundMessage, InboundNumber, Message, OptOut
 from messaging.services import message_retry_due
 from tests.billing.test_concurrency import assert_ledger_matches
-from tests.factories import ContactFactory, GroupFactory
+from tests.factories import ContactFactory, GroupFactory, balance
 from tests.smppd import (
     bind_process,
     bind_states,
@@ -79,10 +78,6 @@ def send_reading_nothing_back(client, **fields) -> dict:
 
 def status_of(message_id) -> str:
     return Message.objects.values_list("status", flat=True).get(pk=message_id)
-
-
-def balance(account) -> int:
-    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
 
 
 def test_a_send_answers_sent_with_the_smscs_id_and_its_receipt_delivers_it(api_client, sender, smpp):

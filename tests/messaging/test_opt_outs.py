@@ -2,20 +2,15 @@
 
 import pytest
 
-from accounts.models import Account
 from billing.models import Transaction
 from billing.services import credits_adjust
 from campaigns.models import Campaign
 from contacts.models import Contact
 from messaging.models import IdempotencyKey, Message, OptOut
 from messaging.services import opt_out_add
-from tests.factories import ContactFactory, GroupFactory
+from tests.factories import ContactFactory, GroupFactory, balance
 
 PHONE = "+263771234567"
-
-
-def balance(account) -> int:
-    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
 
 
 def send(client, **overrides):

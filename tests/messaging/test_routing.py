@@ -5,12 +5,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from accounts.models import Account
 from gateways.backends.twilio import twilio_signature
 from gateways.checks import check_sms_gateways
 from gateways.circuit import circuit_close, circuit_is_open
 from gateways.router import routes_for, usable_routes
 from messaging.models import Message
+from tests.factories import balance
 from tests.gateways.twilio_api import FakeTwilioApi
 
 ACCOUNT_SID = "AC" + "c3" * 16
@@ -42,10 +42,6 @@ def routed(settings, twilio_api):
 
 def send(client, text="Hello", to="0771234567"):
     return client.post("/api/v1/sms/send/", {"to": to, "sender": "MyBrand", "message": text}, format="json")
-
-
-def balance(account) -> int:
-    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
 
 
 def test_the_longest_matching_prefix_wins_and_the_default_catches_the_rest(settings):

@@ -7,7 +7,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.models import Transaction
 from messaging.models import Message
-from tests.factories import SenderIdFactory, TesterFactory
+from tests.factories import SenderIdFactory, TesterFactory, balance
 
 SEND_URL = "/api/v1/sms/send/"
 
@@ -15,10 +15,6 @@ SEND_URL = "/api/v1/sms/send/"
 def send(client, **overrides):
     body = {"to": "0771234567", "sender": "MyBrand", "message": "Hello!"} | overrides
     return client.post(SEND_URL, body, format="json")
-
-
-def balance(account) -> int:
-    return Account.objects.values_list("sms_credits", flat=True).get(pk=account.pk)
 
 
 def test_send_answers_as_the_seed_shows(api_client, account, sender, outbox, enqueued):
