@@ -145,6 +145,7 @@ class ContactListCreateApi(AccountApi):
     def get(self, request):
         filters = self.ContactListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        # First: it answers 404 for a group that is not the account's (or not a UUID), which the count trusts.
         contacts = contact_list(account_id=self.account_id, **filters.validated_data)
         return paginated_response(
             view=self,

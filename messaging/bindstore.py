@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from gateways.base import InboundSms, OutboundSms, Receipt, SubmitResult, SubmitStatus
 from gateways.router import routes_for
-from gateways.smpp.handoff import Handoff
+from gateways.smpp.handoff import Handoff, RecordedState
 
 from .delivery import Outcome, outcomes_record, receipts_apply, sql_in
 from .inbound import inbound_receive
@@ -89,7 +89,7 @@ class DatabaseStore:
         )
 
     @_reconnecting
-    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> dict[str, tuple[str, int | None]]:
+    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> dict[str, RecordedState]:
         recorded = outcomes_record(
             Outcome(
                 sms.message_id,

@@ -40,6 +40,7 @@ from .handoff import (
     PRIORITY,
     REPLY_TTL,
     Handoff,
+    RecordedState,
     bind_state_key,
     instance_key,
     lease_key,
@@ -92,9 +93,8 @@ class Store(Protocol):
     def give_back(self, messages: list[tuple[str, int]]) -> None:
         """Hand (message id, attempt) back to their campaign, which resumes or refunds them."""
 
-    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> dict[str, tuple[str, int | None]]:
-        """Record (gateway alias, message, result) outcomes; returns, per message the record changed, its status and
-        the balance after its refund (None without one)."""
+    def record(self, outcomes: list[tuple[str, OutboundSms, SubmitResult]]) -> dict[str, RecordedState]:
+        """Record (gateway alias, message, result) outcomes; returns the state of each message the record changed."""
 
     def store_receipts(self, receipts: list[Receipt]) -> None: ...
 
@@ -247,7 +247,7 @@ class BindDaemon:
         ])  # fmt: skip
 
     async def acknowledge(
-        self, handoffs: list[Handoff], *, replies: list[tuple[Handoff, SubmitResult, tuple | None]] = ()
+        self, handoffs: list[Handoff], *, replies: list[tuple[Handoff, SubmitResult, RecordedState | None]] = ()
     ) -> None:
         """Done with these entries: acknowledge and delete them, and answer the requests that wait."""
         by_stream: dict[str, list[str]] = {}

@@ -24,6 +24,8 @@ GROUP = "smppd"
 PRIORITY, BULK = "priority", "bulk"
 REPLY_TTL = 60  # seconds a reply waits for a request that timed out meanwhile
 BIND_STATE_TTL = 5  # a bind process that stops publishing is unbound after this long
+# What recording an outcome made of its message: its status, and the balance after its refund (None without one).
+RecordedState = tuple[str, int | None]
 
 
 def stream_key(alias: str, lane: str) -> str:
@@ -87,7 +89,7 @@ def entry_fields(sms: OutboundSms, *, reply: bool, handed_at: float) -> dict[str
     return fields
 
 
-def reply_encode(result: SubmitResult, recorded: tuple[str, int | None] | None) -> str:
+def reply_encode(result: SubmitResult, recorded: RecordedState | None) -> str:
     """The outcome, and what recording it made of the message (status, balance after a refund), if it changed it."""
     return json.dumps(
         {
