@@ -124,7 +124,9 @@ class Message(models.Model):
         "campaigns.Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     # The group member a campaign message was made for; kept as null when the contact is deleted.
-    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     recipient = models.CharField(max_length=16)
     # An approved sender ID (11 characters at most), or the inbound number a reply to a phone goes from.
     sender = models.CharField(max_length=16)
@@ -175,11 +177,13 @@ class Message(models.Model):
             ),
         ]
         constraints = [
-            # A retried snapshot or batch can never make a second message for one recipient.
+            # A retried snapshot or batch can never make a second message for one recipient. Led by the contact,
+            # it is also the index that finds a deleted contact's messages to set it null (the foreign key has none
+            # of its own); partial, so that a single send, which has no contact, is not written into it.
             models.UniqueConstraint(
-                fields=["campaign", "contact"],
+                fields=["contact", "campaign"],
                 name="message_unique_per_campaign_contact",
-                condition=Q(campaign__isnull=False),
+                condition=Q(contact__isnull=False),
             ),
         ]
 
