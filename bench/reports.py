@@ -93,9 +93,11 @@ def generate(account_id: str, count: int, *, campaigns: bool) -> float:
 def make_campaigns(account_id: str) -> None:
     psql(
         "INSERT INTO campaigns_campaign (id, account_id, name, message, sender_name, group_id, status, status_reason,"
-        " scheduled_at, callback_url, estimated_credits, created_at, started_at, finished_at, last_batch_at)"
+        " scheduled_at, callback_url, estimated_credits, expected_recipients, credits_reserved, created_at,"
+        " started_at, finished_at, last_batch_at, prepared_at)"
         f" SELECT md5('{account_id}' || '-campaign-' || day)::uuid, '{account_id}', 'Campaign ' || day, 'Hi',"
-        " 'Promo', NULL, 'completed', '', NULL, '', 0, now() - day * interval '1 day', NULL, NULL, NULL"
+        " 'Promo', NULL, 'completed', '', NULL, '', 0, 0, 0, now() - day * interval '1 day', NULL, NULL, NULL,"
+        " now() - day * interval '1 day'"
         f" FROM generate_series(0, {DAYS}) AS day",
         DATABASE,
     )
