@@ -221,3 +221,33 @@ def test_the_fake_gateways_delivery_report_is_a_task_that_delivers_the_message(
     receipts_apply_task.apply(args=task.args)  # as a worker would, two seconds later
 
     assert Message.objects.get(pk=message_id).status == "delivered"
+
+
+@pytest.mark.postgres
+def test_a_receipt_changes_its_parts_beside_them_without_writing_their_indexes(account):
+    """The parts' pages keep room for the version a receipt writes (messaging/0008), and no column a receipt
+    changes is indexed: a part's update is HOT, so a batch of receipts writes almost none of the parts' indexes.
+    Enough parts to fill several pages, written and changed in one batch each, as the bind process does."""
+    count = 400
+    messages = MessageFactory.create_batch(count, account=account, attempts=1)
+    outcomes_record(
+        [Outcome(str(m.pk), m.attempts, "smsc", SubmitResult.accepted(f"P{n}")) for n, m in enumerate(messages)]
+    )
+
+    updated_before, hot_before = _part_updates_of_this_transaction()
+
+    assert receipts_apply([receipt(f"P{number}") for number in range(count)]) == count
+
+    updated, hot = _part_updates_of_this_transaction()
+    assert updated - updated_before == count
+    assert hot - hot_before >= 0.9 * count
+
+
+def _part_updates_of_this_transaction() -> tuple[int, int]:
+    """Rows of the parts table updated so far by the open transaction (the test's), and how many of them HOT."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+            [MessagePart._meta.db_table],
+        )
+        return cursor.fetchone()
