@@ -182,7 +182,7 @@ class Message(models.Model):
             # of its own); partial, so that a single send, which has no contact, is not written into it.
             models.UniqueConstraint(
                 fields=["contact", "campaign"],
-                name="message_unique_per_campaign_contact",
+                name="message_unique_per_contact_campaign",
                 condition=Q(contact__isnull=False),
             ),
         ]

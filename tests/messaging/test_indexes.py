@@ -47,4 +47,4 @@ def test_a_deleted_contacts_messages_are_found_by_the_index_not_by_reading_the_t
     # The query Django's SET_NULL runs for a deleted contact.
     query_plan = Message.objects.filter(contact__in=[contact]).order_by().explain()
 
-    assert "message_unique_per_campaign_contact" in query_plan
+    assert "message_unique_per_contact_campaign" in query_plan
