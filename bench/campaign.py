@@ -81,6 +81,18 @@ def cpu_by_process(processes: dict[str, list[int]]) -> dict[str, float]:
     return used
 
 
+def wal_counters() -> tuple[int, ...]:
+    """The cluster's WAL so far (records, full-page images, bytes) and its checkpoints: the machine is otherwise idle,
+    so their change over a run is the run's."""
+    return tuple(
+        int(value)
+        for value in psql(
+            "SELECT wal_records, wal_fpi, wal_bytes, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)"
+            " FROM pg_stat_wal"
+        ).split("|")
+    )
+
+
 def run_campaign(key: str, account_id: str, size: int, offset: int, processes: dict[str, list[int]]) -> dict:
     group_id = make_group(DATABASE, account_id, size, offset)
     campaign = api(
@@ -93,7 +105,7 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
     )  # fmt: skip
     path = f"/api/v1/campaigns/{campaign['id']}/"
     submitted_before = smsc_stats()["submit_sm"]
-    cpu_before = cpu_by_process(processes)
+    cpu_before, wal_before = cpu_by_process(processes), wal_counters()
     started = time.monotonic()
     api(PORT, key, "POST", f"{path}send/")
     sent_request = time.monotonic() - started
@@ -108,7 +120,10 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
         time.sleep(0.1)
     all_delivered = time.monotonic() - started
     state = api(PORT, key, "GET", path)
-    cpu_after = cpu_by_process(processes)
+    cpu_after, wal_after = cpu_by_process(processes), wal_counters()
+    records, full_pages, wal_bytes, checkpoints = (
+        after - before for after, before in zip(wal_after, wal_before, strict=True)
+    )
     submitted = smsc_stats()["submit_sm"] - submitted_before
     by_status = dict(
         line.split("|")
@@ -133,6 +148,15 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
         "send_to_every_receipt_recorded_seconds": round(all_delivered, 2),
         "messages_per_second": round(size / all_delivered, 1),
         "cpu_seconds": {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after},
+        # PostgreSQL's write-ahead log of the run: what the schema makes each message cost in writes; a checkpoint
+        # (every max_wal_size/2 or so) makes the next change of each page log the whole page.
+        "wal": {
+            "mb": round(wal_bytes / 1e6, 1),
+            "bytes_per_message": round(wal_bytes / size),
+            "records_per_message": round(records / size, 1),
+            "full_page_images": full_pages,
+            "checkpoints": checkpoints,
+        },
         "peak_rss_mb": {
             "worker": list(peak_memory_mb(processes["worker"]).values()),
             "smppd": peak_memory_mb(processes["smppd"])[processes["smppd"][0]],
