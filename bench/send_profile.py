@@ -4,7 +4,10 @@ the WSGI application (the code gunicorn runs, without the socket) on PostgreSQL 
 It prints the mean wall and CPU time of a send without a profiler, then each layer's share of the CPU time under
 cProfile scaled to the unprofiled mean (the web process's CPU is what limits the rate on a machine of 2 cores), and
 the time spent waiting on PostgreSQL and Redis, as a share of the wall time. Layers nest; `self`
-is the layer's time outside the layers under it. Settings from the environment: BENCH_PROFILE_SENDS (3000).
+is the layer's time outside the layers under it. Last, the instructions the web process executes a send, counted by
+valgrind's callgrind: times move with the machine's load and its neighbours (the same send measured 1,496 and 2,617
+µs of CPU on two days), a count of instructions does not, so it compares two commits on a noisy machine. Settings
+from the environment: BENCH_PROFILE_SENDS (3000), BENCH_PROFILE_COUNTED_SENDS (300; 0 for no count).
 """
 
 import cProfile
@@ -12,13 +15,15 @@ import io
 import json
 import os
 import pstats
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ROOT, fresh_database, manage, platform_env, redis_flush
+from _harness import PYTHON, ROOT, fresh_database, manage, platform_env, redis_flush, require
 
 DATABASE = "smsplatform_bench_send_profile"
 
@@ -99,6 +104,31 @@ def cumulative(stats: pstats.Stats, functions: list[tuple[str, str]]) -> float:
     return total
 
 
+def instructions_per_send(env: dict, key: str, sends: int) -> float:
+    """The web process's instructions a send: two runs under callgrind, warmed by the same 200 sends, one with
+    `sends` more; the difference of their totals divided by `sends` leaves out start-up and warm-up."""
+    valgrind = require("valgrind")
+
+    def total(count: int, first: int) -> int:
+        run = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", PYTHON, __file__, key, str(first),
+             str(200 + count)],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
+
+    return (total(sends, 3_000_000) - total(0, 2_000_000)) / sends
+
+
+def wsgi_application():
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "smsplatform.settings"
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
 def main() -> dict:
     sends = int(os.environ.get("BENCH_PROFILE_SENDS", "3000"))
     fresh_database(DATABASE)
@@ -107,12 +137,7 @@ def main() -> dict:
     manage(env, "migrate", "--no-input")
     key = manage(env, "createaccount", "Bench", "--credits", "10000000", "--sender", "Bench").splitlines()[-1]
     os.environ.update(env)
-    os.chdir(ROOT)
-    sys.path.insert(0, str(ROOT))
-    from django.core.wsgi import get_wsgi_application
-
-    os.environ["DJANGO_SETTINGS_MODULE"] = "smsplatform.settings"
-    application = get_wsgi_application()
+    application = wsgi_application()
     send_all(application, key, 0, 200)  # warm: connections, imports, caches
 
     wall, cpu = time.perf_counter(), time.process_time()
@@ -124,6 +149,7 @@ def main() -> dict:
     cpu_scale = cpu_us / cumulative(cpu_stats, LAYERS[0][1])
     wall_stats = profiled(application, key, 800000, sends, timer=time.perf_counter)
     wall_scale = wall_us / cumulative(wall_stats, LAYERS[0][1])
+    counted = int(os.environ.get("BENCH_PROFILE_COUNTED_SENDS", "300"))
     return {
         "benchmark": "sms_send_profile",
         "sends": sends,
@@ -131,9 +157,13 @@ def main() -> dict:
         "per_send_us": {"wall": round(wall_us, 1), "cpu": round(cpu_us, 1)},
         "cpu_layers_us": {name: round(cumulative(cpu_stats, functions) * cpu_scale, 1) for name, functions in LAYERS},
         "waits_us": {name: round(cumulative(wall_stats, functions) * wall_scale, 1) for name, functions in WAITS},
+        "instructions_per_send": round(instructions_per_send(env, key, counted)) if counted else None,
         "note": "layers nest as listed: each includes those indented under it in docs/performance.md",
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(), indent=2))
+    if len(sys.argv) == 4:  # under callgrind: only the sends (key, first number, count)
+        send_all(wsgi_application(), sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        print(json.dumps(main(), indent=2))
