@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from gateways.base import CallbackRefused
 from gateways.handler import gateways
+from reports.selectors import usage_message_count
 from smsplatform.api.fields import StrictBooleanField, StrictCharField
 from smsplatform.api.pagination import Pagination, paginated_response
 from smsplatform.api.renderers import CsvRenderer
@@ -300,7 +301,8 @@ class MessageListApi(AccountApi):
         messages = message_list(account_id=self.account_id, filters=filters)
         if request.accepted_renderer.format == CsvRenderer.format:
             return messages_csv_response(messages=messages, filename=messages_csv_filename())
-        return paginated_response(view=self, queryset=messages, serializer_class=MessageOutputSerializer)
+        count = usage_message_count(account_id=self.account_id, filters=filters)
+        return paginated_response(view=self, queryset=messages, serializer_class=MessageOutputSerializer, count=count)
 
 
 class MessageDetailApi(AccountApi):

@@ -1,8 +1,9 @@
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import OuterRef, QuerySet, Subquery, Sum
 
 from campaigns.models import Campaign
+from messaging.filters import MessageFilters
 from messaging.models import Message
 
 from .filters import UsageQuery
@@ -67,6 +68,40 @@ def usage_report(*, account_id, query: UsageQuery) -> dict:
         "totals": _finished(totals),
         "groups": listed,
     }
+
+
+def usage_message_count(*, account_id, filters: MessageFilters) -> int | None:
+    """How many of the account's messages pass `filters`, added up from the rollup and its pending changes in
+    one query (one snapshot: a compaction moving changes into the rollup meanwhile is seen whole or not at all),
+    or None when a filter is not one the rollup is kept by: a phone, or `from`/`to` not at a UTC midnight.
+
+    The messages list's count: a COUNT(*) reads every matching message (80 ms at 1,000,000 of one account),
+    this reads the account's rows of the rollup (one a day, sender, campaign and status) and its changes.
+    """
+    bounds = [instant.astimezone(UTC) for instant in (filters.created_from, filters.created_before) if instant]
+    if filters.phone is not None or any(instant.time() != time.min for instant in bounds):
+        return None
+    day_from, day_before = _utc_day(filters.created_from), _utc_day(filters.created_before)
+    narrowing = {
+        "status": filters.status,
+        "sender__iexact": filters.sender,
+        "campaign_id": filters.campaign_id,
+        "day__gte": day_from,
+        "day__lt": day_before,
+    }
+    narrowed = {name: value for name, value in narrowing.items() if value is not None}
+    sums = [
+        model.objects.filter(account_id=account_id, **narrowed)
+        .values("account_id")
+        .annotate(messages=Sum("messages"))
+        .order_by()
+        for model in (DailyUsage, UsageChange)
+    ]
+    return sum(int(row["messages"]) for row in sums[0].union(sums[1], all=True))
+
+
+def _utc_day(instant: datetime | None) -> date | None:
+    return None if instant is None else instant.astimezone(UTC).date()
 
 
 def _usage_rows(model, *, account_id, query: UsageQuery, key: tuple) -> QuerySet:

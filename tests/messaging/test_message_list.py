@@ -4,12 +4,17 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from messaging.filters import MessageFilters, message_filters_parse
 from messaging.models import Message
 from messaging.selectors import message_list
+from reports.models import UsageChange
+from reports.services import usage_compact
 from smsplatform.errors import InvalidInput, NotFound
 from tests.factories import AccountFactory, MessageFactory
 
@@ -237,3 +242,94 @@ def test_the_list_of_a_whole_day_uses_the_bounds_given(account):
 
     filters = MessageFilters(created_from=now - timedelta(seconds=1), created_before=now + timedelta(seconds=1))
     assert message_list(account_id=account.pk, filters=filters).count() == 1
+
+
+# The count of a page comes from the usage rollup (reports) where its filters allow: one snapshot of the rollup
+# and its pending changes instead of a COUNT(*) over the account's messages.
+COUNTED_BY_THE_ROLLUP = [
+    "",
+    "status=delivered",
+    "status=failed",
+    "sender=mybrand",
+    "from=2026-11-24",
+    "to=2026-11-23",
+    "from=2026-11-23&to=2026-11-24",
+    "from=2026-11-24T00:00:00Z&to=2026-11-24T23:59",
+    "from=2026-11-24T02:00:00%2B02:00",
+    "status=sent&from=2026-11-24&to=2026-11-24&sender=MYBRAND",
+    "status=queued&to=2026-11-22",
+]
+COUNTED_BY_THE_LIST = [
+    "phone=0771234567",
+    "from=2026-11-24T10:00",
+    "to=2026-11-24T12:00:00Z",
+    "status=sent&to=2026-11-24T09:30",
+]
+
+
+@pytest.fixture
+def messages_over_two_days(account, other_account, campaign):
+    sent = [
+        message(account, "2026-11-23T08:00:00+00:00", status="delivered"),
+        message(account, "2026-11-23T23:59:59.999999+00:00", status="sent", sender="Other"),
+        message(account, "2026-11-24T00:00:00+00:00", status="sent", recipient="+263771234567"),
+        message(account, "2026-11-24T09:30:00+00:00", status="failed", campaign=campaign),
+        message(account, "2026-11-24T12:00:00+00:00", status="sent", campaign=campaign),
+        message(account, "2026-11-25T00:00:00+00:00", status="queued"),
+    ]
+    message(other_account, "2026-11-24T09:30:00+00:00", status="sent")
+    Message.objects.filter(pk=sent[0].pk).update(status="undelivered")  # counted again by the triggers
+    Message.objects.filter(pk=sent[-1].pk).delete()
+    return sent
+
+
+def count_and_queries(api_client, query: str) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get(f"{URL}?{query}")
+    assert response.status_code == 200, response.json()
+    return response.json()["count"], [q["sql"] for q in queries.captured_queries]
+
+
+def counts_the_messages(sql: str) -> bool:
+    return "COUNT(" in sql.upper() and '"messaging_message"' in sql.split("FROM", 1)[-1].split("WHERE", 1)[0]
+
+
+@pytest.mark.parametrize("query", COUNTED_BY_THE_ROLLUP + COUNTED_BY_THE_LIST)
+def test_the_count_is_exact_with_any_filters(api_client, account, messages_over_two_days, query):
+    listed = message_list(account_id=account.pk, filters=message_filters_parse(QueryDict(query))).count()
+    count, _ = count_and_queries(api_client, query + "&page_size=1")
+    assert count == listed
+
+
+@pytest.mark.parametrize("query", COUNTED_BY_THE_ROLLUP)
+def test_the_count_of_whole_days_statuses_and_senders_reads_the_rollup_not_the_messages(
+    api_client, messages_over_two_days, query
+):
+    _, queries = count_and_queries(api_client, query)
+    assert not any(counts_the_messages(sql) for sql in queries)
+    assert any("reports_dailyusage" in sql and "reports_usagechange" in sql for sql in queries)
+
+
+@pytest.mark.parametrize("query", COUNTED_BY_THE_LIST)
+def test_a_phone_or_a_time_within_a_day_is_counted_on_the_messages(api_client, messages_over_two_days, query):
+    _, queries = count_and_queries(api_client, query)
+    assert any(counts_the_messages(sql) for sql in queries)
+
+
+def test_the_campaign_count_reads_the_rollup_too(api_client, messages_over_two_days, campaign):
+    count, queries = count_and_queries(api_client, f"campaign={campaign.pk}")
+    assert count == 2
+    assert not any(counts_the_messages(sql) for sql in queries)
+
+
+def test_the_count_is_the_same_before_and_after_the_changes_are_compacted(api_client, messages_over_two_days):
+    before = [count_and_queries(api_client, query)[0] for query in COUNTED_BY_THE_ROLLUP]
+    assert UsageChange.objects.exists()
+    usage_compact()
+    assert not UsageChange.objects.exists()
+    assert [count_and_queries(api_client, query)[0] for query in COUNTED_BY_THE_ROLLUP] == before
+
+
+def test_another_accounts_messages_are_not_in_the_count(other_client, messages_over_two_days):
+    assert count_and_queries(other_client, "")[0] == 1
+    assert count_and_queries(other_client, "from=2026-11-24&to=2026-11-24")[0] == 1
