@@ -82,6 +82,21 @@ class SpiedSession(SmppSession):
         super()._received(pdu)
 
 
+class WriteCountingSession(SmppSession):
+    """A session that also keeps the size of every write to its socket."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)
+        self.writes: list[int] = []
+        write = transport.write
+
+        def counted(data: bytes) -> None:
+            self.writes.append(len(data))
+            write(data)
+
+        transport.write = counted
+
+
 async def open_session(
     port: int, *, session_class: type[SmppSession] = SmppSession, inbox: Inbox | None = None, **options
 ) -> SmppSession:
@@ -365,6 +380,27 @@ def test_sequence_numbers_wrap_from_the_largest_back_to_one(smsc):
         (0x7FFFFFFF, Status.ESME_ROK),
         (1, Status.ESME_ROK),
     ]
+
+
+def test_the_submits_of_one_turn_of_the_event_loop_leave_in_one_write_at_its_end():
+    async def scenario():
+        async with ScriptedSmsc() as scripted:
+            session, link = await scripted.bound_session(session_class=WriteCountingSession, window=10)
+            writes_before = list(session.writes)
+            answers = [await session.submit(submit_sm(text=b"hello %d" % number)) for number in range(10)]
+            written_in_the_turn = list(session.writes)
+            submits = [await link.receive() for _ in answers]
+            for submit in submits:
+                link.send(submit.response(message_id=f"id-{submit.sequence}"))
+            responses = [await asyncio.wait_for(answer, WAIT) for answer in answers]
+            session.abort()
+            return writes_before, written_in_the_turn, session.writes, submits, responses
+
+    writes_before, written_in_the_turn, writes, submits, responses = run(scenario())
+    assert written_in_the_turn == writes_before  # queued, not written, while the turn lasts
+    assert writes[len(writes_before) :] == [sum(len(encode(submit)) for submit in submits)]
+    assert [submit.fields["short_message"] for submit in submits] == [b"hello %d" % number for number in range(10)]
+    assert [response.fields["message_id"] for response in responses] == [f"id-{n}" for n in range(2, 12)]
 
 
 def test_a_generic_nack_answers_the_submit_whose_sequence_it_carries():
