@@ -11,6 +11,7 @@ In web and Celery processes `send_messages()` hands the messages to the bind pro
 bind process recorded. The bind process builds its binds from the same options.
 """
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -37,6 +38,15 @@ from ..smpp.text import sms_parts
 
 BIND_STATE_REFRESH = 1.0  # seconds this process trusts what it read of the binds' state
 ROOM_POLL = 0.05
+# Adds each entry of ARGV[1], a JSON array of field lists (name, value, name, value …), to the stream KEYS[1]: a batch
+# is one command and one argument, where a pipeline of one XADD a message spent a third of a campaign worker's CPU
+# in redis-py packing each field. Atomic too: a batch is handed over whole or not at all.
+_XADD_EACH = """
+for _, fields in ipairs(cjson.decode(ARGV[1])) do
+    redis.call('XADD', KEYS[1], '*', unpack(fields))
+end
+"""
+_XADD_EACH_SHA = hashlib.sha1(_XADD_EACH.encode(), usedforsecurity=False).hexdigest()
 
 _clients: dict[tuple[str, bool], redis.Redis] = {}
 _bind_states: dict[str, tuple[float, list[dict]]] = {}
@@ -141,11 +151,13 @@ class SmppGateway(BaseGateway):
         client = _redis()
         if not wait:
             self._wait_for_room(client, deadline)
+        handed_at = time.time()
+        entries = [
+            [item for field in entry_fields(sms, reply=wait, handed_at=handed_at).items() for item in field]
+            for sms in messages
+        ]
         stream = stream_key(self.alias, PRIORITY if wait else BULK)
-        pipeline, handed_at = client.pipeline(transaction=False), time.time()
-        for sms in messages:
-            pipeline.xadd(stream, entry_fields(sms, reply=wait, handed_at=handed_at))
-        pipeline.execute()
+        client.evalsha_or_load(_XADD_EACH, _XADD_EACH_SHA, [stream], [json.dumps(entries)])
 
     def _wait_for_room(self, client: redis.Redis, deadline: float) -> None:
         """Campaign batches wait while the bulk lane holds max_backlog entries: the queue stays a few seconds

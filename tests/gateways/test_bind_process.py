@@ -5,6 +5,8 @@ import time
 from collections import Counter
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from billing.services import credits_topup
 from campaigns.models import Campaign
 from campaigns.services import campaign_batch, campaigns_recover
+from gateways.base import OutboundSms
+from gateways.handler import gateways
 from gateways.smpp.daemon import UNRECORDED_MAX
+from gateways.smpp.handoff import BULK, Handoff, stream_key
 from gateways.smpp.pdu import Status
 from messaging.models import InboundMessage, InboundNumber, Message, OptOut
 from messaging.services import message_retry_due
@@ -243,6 +248,23 @@ def test_health_reports_the_binds_and_their_window(api_client, smpp):
 
 
 # Campaigns through the bind process
+
+
+def test_a_batch_is_handed_over_whole_and_in_order_with_every_field(smpp):
+    alias, _, _ = smpp(run_bind_process=False)
+    messages = [
+        OutboundSms(f"m{number}", f"+26377123456{number}", "MyBrand", f'Mhoro 😀 {number} \\ " ,', "UCS-2", 2, "c1")
+        for number in range(3)
+    ]
+
+    gateways[alias]._hand_over(messages, deadline=time.monotonic() + 5, wait=False)
+
+    client = redis.Redis.from_url(django_settings.REDIS_URL, decode_responses=True)
+    stream = stream_key(alias, BULK)
+    handoffs = [Handoff.from_entry(stream, entry_id, fields) for entry_id, fields in client.xrange(stream)]
+    assert [(handoff.attempt, handoff.reply, handoff.sms) for handoff in handoffs] == [
+        (2, False, sms) for sms in messages
+    ]
 
 
 def make_campaign(api_client, account, size: int) -> str:
