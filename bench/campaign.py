@@ -82,13 +82,14 @@ def cpu_by_process(processes: dict[str, list[int]]) -> dict[str, float]:
 
 
 def wal_counters() -> tuple[int, ...]:
-    """The cluster's WAL so far (records, full-page images, bytes) and its checkpoints: the machine is otherwise idle,
-    so their change over a run is the run's."""
+    """The cluster's WAL so far (records, full-page images, bytes), its checkpoints, and the transactions of the
+    benchmark's database: the machine is otherwise idle, so their change over a run is the run's."""
     return tuple(
         int(value)
         for value in psql(
-            "SELECT wal_records, wal_fpi, wal_bytes, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)"
-            " FROM pg_stat_wal"
+            "SELECT wal_records, wal_fpi, wal_bytes,"
+            " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),"
+            f" (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{DATABASE}') FROM pg_stat_wal"
         ).split("|")
     )
 
@@ -121,7 +122,7 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
     all_delivered = time.monotonic() - started
     state = api(PORT, key, "GET", path)
     cpu_after, wal_after = cpu_by_process(processes), wal_counters()
-    records, full_pages, wal_bytes, checkpoints = (
+    records, full_pages, wal_bytes, checkpoints, transactions = (
         after - before for after, before in zip(wal_after, wal_before, strict=True)
     )
     submitted = smsc_stats()["submit_sm"] - submitted_before
@@ -157,6 +158,9 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
             "full_page_images": full_pages,
             "checkpoints": checkpoints,
         },
+        # Each statement of the bind process and the worker is a transaction of its own: fewer a message, larger
+        # batches (the benchmark's polling adds a few hundred).
+        "transactions_per_message": round(transactions / size, 3),
         "peak_rss_mb": {
             "worker": list(peak_memory_mb(processes["worker"]).values()),
             "smppd": peak_memory_mb(processes["smppd"])[processes["smppd"][0]],
