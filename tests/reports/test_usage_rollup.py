@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.core.checks import Error
 from django.db import connection, transaction
+from django.db.models import Case, F, PositiveSmallIntegerField, Value, When
 from django.utils import timezone
 
 from messaging.models import Message
@@ -65,6 +66,52 @@ def test_an_update_that_changes_no_counted_column_writes_no_change(account):
     Message.objects.filter(account=account).update(next_attempt_at=timezone.now(), attempts=2, error="later")
 
     assert UsageChange.objects.count() == before
+
+
+def test_one_update_of_many_messages_counts_what_changed_and_nothing_else(account):
+    moved, resized, _unchanged = (MessageFactory.create_batch(count, account=account) for count in (2, 1, 3))
+    before = set(UsageChange.objects.values_list("pk", flat=True))
+    today = timezone.now().date()
+
+    Message.objects.filter(account=account).update(
+        status=Case(When(pk__in=[message.pk for message in moved], then=Value("sent")), default=F("status")),
+        segments=Case(
+            When(pk=resized[0].pk, then=Value(2)), default=F("segments"), output_field=PositiveSmallIntegerField()
+        ),
+        error="touched",
+    )
+
+    expected = {(today, "MyBrand", None, "queued"): (4, 5, 4), (today, "MyBrand", None, "sent"): (2, 2, 2)}
+    assert rollup(account) == aggregated(account) == expected
+    if connection.vendor == "postgresql":  # one statement, one row per key changed (SQLite: one per message)
+        written = UsageChange.objects.exclude(pk__in=before)
+        assert sorted(written.values_list("status", "messages", "segments", "credits")) == [
+            ("queued", -2, -1, -2),
+            ("sent", 2, 2, 2),
+        ]
+
+
+@pytest.mark.postgres
+def test_the_update_trigger_never_joins_the_statements_rows_whatever_its_first_call(account):
+    """PL/pgSQL plans the trigger's statement once per connection, with its first call's rows: a join planned as
+    a nested loop for one row compared every pair of rows of each later batch. Its plan, as auto_explain says it."""
+    MessageFactory.create_batch(50, account=account)
+    plans = []
+    connection.ensure_connection()
+    connection.connection.add_notice_handler(lambda diagnostic: plans.append(diagnostic.message_primary))
+    with connection.cursor() as cursor:
+        cursor.execute("LOAD 'auto_explain'")
+        for setting in ("log_min_duration = 0", "log_nested_statements = on", "log_level = notice"):
+            cursor.execute(f"SET LOCAL auto_explain.{setting}")
+        cursor.execute("SET LOCAL client_min_messages = notice")
+        first = Message.objects.filter(account=account).values("pk")[:1]
+        Message.objects.filter(pk__in=first).update(status="sent")
+        Message.objects.filter(account=account, status="queued").update(status="sent")
+    trigger_plans = [plan for plan in plans if "INSERT INTO reports_usagechange" in plan]
+
+    assert len(trigger_plans) == 2
+    assert not [plan for plan in trigger_plans if "Join" in plan or "Nested Loop" in plan]
+    assert rollup(account) == aggregated(account) == {(timezone.now().date(), "MyBrand", None, "sent"): (50, 50, 50)}
 
 
 def test_compaction_folds_the_changes_into_one_row_per_key_and_changes_no_total(account):
