@@ -81,7 +81,7 @@ def cpu_by_process(processes: dict[str, list[int]]) -> dict[str, float]:
     return used
 
 
-def wal_counters() -> tuple[int, ...]:
+def database_counters() -> tuple[int, ...]:
     """The cluster's WAL so far (records, full-page images, bytes), its checkpoints, and the transactions of the
     benchmark's database: the machine is otherwise idle, so their change over a run is the run's."""
     return tuple(
@@ -106,7 +106,7 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
     )  # fmt: skip
     path = f"/api/v1/campaigns/{campaign['id']}/"
     submitted_before = smsc_stats()["submit_sm"]
-    cpu_before, wal_before = cpu_by_process(processes), wal_counters()
+    cpu_before, counters_before = cpu_by_process(processes), database_counters()
     started = time.monotonic()
     api(PORT, key, "POST", f"{path}send/")
     sent_request = time.monotonic() - started
@@ -121,9 +121,9 @@ def run_campaign(key: str, account_id: str, size: int, offset: int, processes: d
         time.sleep(0.1)
     all_delivered = time.monotonic() - started
     state = api(PORT, key, "GET", path)
-    cpu_after, wal_after = cpu_by_process(processes), wal_counters()
+    cpu_after, counters_after = cpu_by_process(processes), database_counters()
     records, full_pages, wal_bytes, checkpoints, transactions = (
-        after - before for after, before in zip(wal_after, wal_before, strict=True)
+        after - before for after, before in zip(counters_after, counters_before, strict=True)
     )
     submitted = smsc_stats()["submit_sm"] - submitted_before
     by_status = dict(

@@ -101,24 +101,33 @@ class RedisOutage:
 redis_outage = RedisOutage()
 
 
+class LuaScript:
+    """A Lua script and its SHA1, computed once: run it with `GuardedRedis.run_script`."""
+
+    __slots__ = ("sha", "text")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
 # The value of KEYS[1], and a hit on the counter KEYS[2] that expires ARGV[1] seconds after its first.
-_GET_AND_HIT = """
+_GET_AND_HIT = LuaScript("""
 local hits = redis.call('INCR', KEYS[2])
 if hits == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 return {redis.call('GET', KEYS[1]), hits}
-"""
-_GET_AND_HIT_SHA = hashlib.sha1(_GET_AND_HIT.encode(), usedforsecurity=False).hexdigest()
+""")
 
 
 class GuardedRedis(redis.Redis):
     """A redis-py client that goes through `redis_outage`: it fails at once during an outage this process saw."""
 
-    def evalsha_or_load(self, script: str, sha: str, keys: list, args: list):
+    def run_script(self, script: LuaScript, keys: list, args: list):
         """Run a Lua script by its hash, sending its text only to a server that does not know it yet."""
         try:
-            return self.evalsha(sha, len(keys), *keys, *args)
+            return self.evalsha(script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
-            return self.eval(script, len(keys), *keys, *args)
+            return self.eval(script.text, len(keys), *keys, *args)
 
     def execute_command(self, *args, **options):
         redis_outage.check(lambda: redis.Redis.execute_command(self, "PING"))
@@ -168,7 +177,7 @@ class RedisCache(django_redis.RedisCache):
         the web process about twice the CPU to build and parse."""
         key, counter = self.make_and_validate_key(key), self.make_and_validate_key(counter)
         client = self._cache.get_client(key, write=True)
-        raw, hits = client.evalsha_or_load(_GET_AND_HIT, _GET_AND_HIT_SHA, [key, counter], [timeout])
+        raw, hits = client.run_script(_GET_AND_HIT, [key, counter], [timeout])
         return (None if raw is None else self._cache._serializer.loads(raw)), hits
 
     def hit(self, counter: str, timeout: int) -> int:

@@ -11,7 +11,6 @@ In web and Celery processes `send_messages()` hands the messages to the bind pro
 bind process recorded. The bind process builds its binds from the same options.
 """
 
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 import redis
 from django.conf import settings
 
-from smsplatform.cache import REDIS_UNREACHABLE, GuardedRedis
+from smsplatform.cache import REDIS_UNREACHABLE, GuardedRedis, LuaScript
 
 from ..base import BaseGateway, OutboundSms, SubmitResult
 from ..smpp.handoff import (
@@ -41,12 +40,11 @@ ROOM_POLL = 0.05
 # Adds each entry of ARGV[1], a JSON array of field lists (name, value, name, value …), to the stream KEYS[1]: a batch
 # is one command and one argument, where a pipeline of one XADD a message spent a third of a campaign worker's CPU
 # in redis-py packing each field. Atomic too: a batch is handed over whole or not at all.
-_XADD_EACH = """
+_XADD_EACH = LuaScript("""
 for _, fields in ipairs(cjson.decode(ARGV[1])) do
     redis.call('XADD', KEYS[1], '*', unpack(fields))
 end
-"""
-_XADD_EACH_SHA = hashlib.sha1(_XADD_EACH.encode(), usedforsecurity=False).hexdigest()
+""")
 
 _clients: dict[tuple[str, bool], redis.Redis] = {}
 _bind_states: dict[str, tuple[float, list[dict]]] = {}
@@ -157,7 +155,7 @@ class SmppGateway(BaseGateway):
             for sms in messages
         ]
         stream = stream_key(self.alias, PRIORITY if wait else BULK)
-        client.evalsha_or_load(_XADD_EACH, _XADD_EACH_SHA, [stream], [json.dumps(entries)])
+        client.run_script(_XADD_EACH, [stream], [json.dumps(entries)])
 
     def _wait_for_room(self, client: redis.Redis, deadline: float) -> None:
         """Campaign batches wait while the bulk lane holds max_backlog entries: the queue stays a few seconds

@@ -97,16 +97,23 @@ def test_the_update_trigger_never_joins_the_statements_rows_whatever_its_first_c
     a nested loop for one row compared every pair of rows of each later batch. Its plan, as auto_explain says it."""
     MessageFactory.create_batch(50, account=account)
     plans = []
+
+    def keep(diagnostic) -> None:
+        plans.append(diagnostic.message_primary)
+
     connection.ensure_connection()
-    connection.connection.add_notice_handler(lambda diagnostic: plans.append(diagnostic.message_primary))
-    with connection.cursor() as cursor:
-        cursor.execute("LOAD 'auto_explain'")
-        for setting in ("log_min_duration = 0", "log_nested_statements = on", "log_level = notice"):
-            cursor.execute(f"SET LOCAL auto_explain.{setting}")
-        cursor.execute("SET LOCAL client_min_messages = notice")
+    connection.connection.add_notice_handler(keep)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("LOAD 'auto_explain'")
+            for setting in ("log_min_duration = 0", "log_nested_statements = on", "log_level = notice"):
+                cursor.execute(f"SET LOCAL auto_explain.{setting}")
+            cursor.execute("SET LOCAL client_min_messages = notice")
         first = Message.objects.filter(account=account).values("pk")[:1]
         Message.objects.filter(pk__in=first).update(status="sent")
         Message.objects.filter(account=account, status="queued").update(status="sent")
+    finally:  # the connection outlives the test
+        connection.connection.remove_notice_handler(keep)
     trigger_plans = [plan for plan in plans if "INSERT INTO reports_usagechange" in plan]
 
     assert len(trigger_plans) == 2
