@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
+# BENCH_PG_PORT: another server, e.g. a private one with pg_stat_statements loaded for a profile.
+PG = {"host": "127.0.0.1", "port": os.environ.get("BENCH_PG_PORT", "5432"), "user": "postgres"}
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 
 

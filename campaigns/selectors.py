@@ -1,6 +1,7 @@
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
 from messaging.models import Message
+from reports.selectors import usage_campaign_messages
 from smsplatform.errors import NotFound
 
 from .models import Campaign
@@ -22,33 +23,28 @@ def campaign_get(*, account_id, campaign_id) -> Campaign:
 
 
 def campaign_stats(*, campaign_ids) -> dict:
-    """Live counts per campaign, in one query for any number of campaigns.
+    """Live counts per campaign, in one query for any number of campaigns, from the usage rollup (exact at
+    every moment: reports.triggers writes it with the messages' own changes).
 
     `sent` counts every message the gateway took (delivered and undelivered too); `failed`
     those rejected, out of attempts, or cancelled before they left.
     """
-    campaigns = campaigns_with_stats(Campaign.objects.filter(pk__in=campaign_ids).order_by())
-    return {campaign.pk: campaign_stats_of(campaign) for campaign in campaigns}
-
-
-STAT_KEYS = ("recipients", "queued", "sent", "delivered", "failed")
-
-
-def campaigns_with_stats(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
-    """The campaigns with campaign_stats' counts as attributes, in the same query (a list page's rows):
-    `campaign_stats_of(campaign)` reads them back as campaign_stats gives them."""
-    messages = "messages__status"
-    return campaigns.annotate(
-        recipients=Count("messages"),
-        queued=Count("messages", filter=Q(**{messages: Message.Status.QUEUED})),
-        sent=Count("messages", filter=Q(**{f"{messages}__in": _SENT})),
-        delivered=Count("messages", filter=Q(**{messages: Message.Status.DELIVERED})),
-        failed=Count("messages", filter=Q(**{messages: Message.Status.FAILED})),
-    )
+    counts = usage_campaign_messages(campaign_ids=campaign_ids)
+    return {campaign_id: _stats(counts.get(campaign_id, {})) for campaign_id in campaign_ids}
 
 
 def campaign_stats_of(campaign: Campaign) -> dict:
-    return {key: getattr(campaign, key) for key in STAT_KEYS}
+    return campaign_stats(campaign_ids=[campaign.pk])[campaign.pk]
+
+
+def _stats(by_status: dict) -> dict:
+    return {
+        "recipients": sum(by_status.values()),
+        "queued": by_status.get(Message.Status.QUEUED, 0),
+        "sent": sum(by_status.get(status, 0) for status in _SENT),
+        "delivered": by_status.get(Message.Status.DELIVERED, 0),
+        "failed": by_status.get(Message.Status.FAILED, 0),
+    }
 
 
 def campaign_preparation_of(campaign: Campaign, stats: dict) -> dict:

@@ -44,6 +44,8 @@ class DailyUsage(UsageCounts):
         indexes = [
             # The report: an account's days in a range.
             models.Index(fields=["account", "day"], name="usage_account_day"),
+            # A campaign's counts (campaigns.selectors.campaign_stats).
+            models.Index(fields=["campaign"], name="usage_campaign", condition=models.Q(campaign__isnull=False)),
         ]
 
 
@@ -58,4 +60,5 @@ class UsageChange(UsageCounts):
         indexes = [
             # The report reads an account's changes in its range, beside the rollup.
             models.Index(fields=["account", "day"], name="usage_change_account_day"),
+            models.Index(fields=["campaign"], name="usage_change_campaign", condition=models.Q(campaign__isnull=False)),
         ]

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
@@ -12,8 +14,10 @@ from campaigns.services import campaign_batch, campaigns_start_due
 from campaigns.tasks import campaign_batch_send
 from messaging.models import Message
 from messaging.services import sender_review
+from reports.models import UsageChange
+from reports.services import usage_compact
 from tests.billing.test_concurrency import assert_ledger_matches
-from tests.factories import ContactFactory, GroupFactory, SenderIdFactory, balance
+from tests.factories import ContactFactory, GroupFactory, MessageFactory, SenderIdFactory, balance
 
 from .helpers import run_batches, url
 
@@ -284,6 +288,37 @@ def test_campaigns_are_listed_paginated_with_stats(api_client, create_campaign, 
     assert body["count"] == 3
     assert [campaign["name"] for campaign in body["campaigns"]] == ["Campaign 2", "Campaign 1"]
     assert body["next"] is not None
+
+
+def test_the_stats_are_added_up_from_the_usage_rollup_exact_before_and_after_its_compaction(
+    api_client, account, create_campaign
+):
+    campaign = Campaign.objects.get(pk=create_campaign().json()["id"])
+    other = Campaign.objects.get(pk=create_campaign(name="Other").json()["id"])
+    for status in ["queued", "queued", "sent", "delivered", "undelivered", "failed", "failed"]:
+        MessageFactory(account=account, campaign=campaign, status=status)
+    MessageFactory(account=account, campaign=other, status="delivered")
+    MessageFactory(account=account, status="queued")  # sent on its own
+    # Changes after the insert, each counted by the triggers: a status change and a delete.
+    Message.objects.filter(pk=Message.objects.filter(campaign=campaign, status="queued").first().pk).update(
+        status="sent"
+    )
+    Message.objects.filter(campaign=campaign, status="failed").first().delete()
+    expected = {"recipients": 6, "queued": 1, "sent": 4, "delivered": 1, "failed": 1}
+
+    with CaptureQueriesContext(connection) as queries:
+        body = api_client.get(url(campaign.pk)).json()
+    assert body["stats"] == expected
+    assert not any('"messaging_message"' in query["sql"] for query in queries.captured_queries)
+    assert UsageChange.objects.filter(campaign_id=campaign.pk).exists()
+    usage_compact()
+    assert not UsageChange.objects.exists()
+    assert api_client.get(url(campaign.pk)).json()["stats"] == expected
+    listed = {item["name"]: item["stats"] for item in api_client.get("/api/v1/campaigns/").json()["campaigns"]}
+    assert listed == {
+        "March Promo": expected,
+        "Other": {"recipients": 1, "queued": 0, "sent": 1, "delivered": 1, "failed": 0},
+    }
 
 
 def test_another_account_sees_and_changes_nothing(api_client, other_client, create_campaign, members):

@@ -78,14 +78,14 @@ def test_the_sites_root_leads_to_the_dashboard(client):
     assert response.headers["Location"] == "/admin/"
 
 
-def test_the_home_pages_figures_take_three_queries_whatever_the_accounts_size(account, django_assert_num_queries):
+def test_the_home_pages_figures_take_four_queries_whatever_the_accounts_size(account, django_assert_num_queries):
     messages_on(account, 0, "delivered", 30)
     messages_on(account, 12, "failed", 30)
     campaign = Campaign.objects.create(account=account, name="C", message="Hi", sender_name="MyBrand",
                                        group=GroupFactory(account=account), status="sending")  # fmt: skip
     MessageFactory.create_batch(5, account=account, campaign=campaign)
 
-    with django_assert_num_queries(3):  # the account, its usage report (the rollup), its campaigns' counts
+    with django_assert_num_queries(4):  # the account, its usage report, its latest campaigns, their counts (rollup)
         home = home_figures(account_id=account.pk)
 
     assert home.today.messages == 35 and home.campaigns[0].stats["recipients"] == 5
