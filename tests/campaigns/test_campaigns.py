@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.models import Transaction
 from campaigns.models import Campaign
-from campaigns.services import campaign_batch, campaigns_start_due
+from campaigns.services import campaign_batch, campaigns_recover, campaigns_start_due
 from campaigns.tasks import campaign_batch_send
 from messaging.models import Message
 from messaging.services import sender_review
@@ -239,6 +239,28 @@ def test_a_batch_task_queues_the_next_at_once_after_a_batch_then_when_the_first_
 
     assert Campaign.objects.get(pk=campaign_id).status == "completed"
     assert enqueued == []
+
+
+def test_batches_mark_the_campaign_alive_at_most_every_tenth_of_the_stall_time(
+    api_client, create_campaign, members, gateway_mode, enqueued, settings
+):
+    settings.SMS_RETRY_BASE_DELAY = 30  # its messages wait out a backoff: the campaign keeps sending
+    settings.CAMPAIGN_STALL_SECONDS = 60
+    gateway_mode("fail")
+    campaign_id = create_campaign().json()["id"]
+    api_client.post(url(campaign_id, "send"))
+
+    campaign_batch(campaign_id=campaign_id)
+    first = Campaign.objects.get(pk=campaign_id).last_batch_at
+    campaign_batch(campaign_id=campaign_id)  # within 6 s of it: the row is not written
+    assert first is not None and Campaign.objects.get(pk=campaign_id).last_batch_at == first
+    assert campaigns_recover() == []  # alive
+
+    Campaign.objects.filter(pk=campaign_id).update(last_batch_at=first - timedelta(seconds=7))
+    campaign_batch(campaign_id=campaign_id)
+    assert Campaign.objects.get(pk=campaign_id).last_batch_at > first
+    Campaign.objects.filter(pk=campaign_id).update(last_batch_at=first - timedelta(seconds=61))
+    assert [str(restarted) for restarted in campaigns_recover()] == [campaign_id]  # quiet too long
 
 
 @pytest.mark.parametrize(
