@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Length
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from billing.services import credits_debit, credits_refund
@@ -263,26 +264,36 @@ class _Chunk:
     messages: list[tuple]  # (id, contact id, phone, text, SegmentCount) of the recipients among them
 
 
+class _AmongArray(In):
+    """`IN (subquery)`, written `= ANY(ARRAY(subquery))` on PostgreSQL. The planner takes such an array for a few
+    values and looks each up by the index; for the IN of a chunk's members it hashed them against a scan of the
+    whole table, and for the join it scanned the primary key from its start up to the chunk's first member."""
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+
+
 def _chunk_read(*, campaign: Campaign) -> _Chunk:
     """The next chunk of the group's members after the campaign's cursor, in contact id order, with the messages of
     the recipients among them (as _recipients has them) rendered.
 
-    One query, the members in contact id order merged with their contacts' rows, so that its cost is the chunk's
-    whatever the group's (1 ms for 1,000 at 100,000 members; asking for the chunk's contacts by id took 8 ms of a
-    full scan). The recipients are picked in Python: a filter in SQL would cut the LIMIT short of the members. It
-    needs statistics that know the group's size, as the import leaves them (contacts.importing)."""
+    One query, the members' contacts looked up by id, so that its cost is the chunk's wherever the cursor is and
+    whatever the group's or the account's size (5-8 ms for 1,000 at 100,000 members, first chunk or last; the
+    members merged with their contacts' rows read the contacts' primary key from its start, 160 ms for the last
+    of 100). The recipients are picked in Python: a filter in SQL would cut the LIMIT short of the members."""
     members = Group.contacts.through.objects.filter(group_id=campaign.group_id)
     if campaign.prepared_through is not None:
         members = members.filter(contact_id__gt=campaign.prepared_through)
-    opted_out = OptOut.objects.filter(account_id=OuterRef("contact__account_id"), phone=OuterRef("contact__phone"))
+    members = members.order_by("contact_id").values("contact_id")[: settings.CAMPAIGN_PREPARE_CHUNK]
+    opted_out = OptOut.objects.filter(account_id=OuterRef("account_id"), phone=OuterRef("phone"))
     rows = (
-        members.annotate(number_opted_out=Exists(opted_out))
-        .order_by("contact_id")
-        .values_list(
-            "contact_id", "contact__account_id", "contact__opted_out", "number_opted_out",
-            "contact__phone", "contact__first_name", "contact__last_name",
-        )[: settings.CAMPAIGN_PREPARE_CHUNK]
-    )  # fmt: skip
+        Contact.objects.filter(_AmongArray(F("id"), members))
+        .annotate(number_opted_out=Exists(opted_out))
+        .order_by("id")
+        .values_list("id", "account_id", "opted_out", "number_opted_out", "phone", "first_name", "last_name")
+    )
     messages = [
         (uuid.uuid4(), contact_id, phone, *_personalised(campaign.message, phone, first_name, last_name))
         for contact_id, account_id, flagged, number_opted_out, phone, first_name, last_name in rows

@@ -6,6 +6,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import Transaction
@@ -27,7 +29,7 @@ from messaging.segments import segment_count
 from tests.billing.test_concurrency import assert_ledger_matches
 from tests.factories import ContactFactory, balance
 
-from .helpers import run_batches, run_preparation, url
+from .helpers import make_group, run_batches, run_preparation, url
 
 PREPARE = "campaigns.tasks.campaign_prepare_next"
 BATCH = "campaigns.tasks.campaign_batch_send"
@@ -294,6 +296,39 @@ def test_a_scheduled_campaign_is_prepared_before_it_is_due(
     campaigns_start_due()
     run_batches(campaign_id)
     assert Campaign.objects.get(pk=campaign_id).status == "completed"
+
+
+def contacts_rows_read(plan: dict) -> int:
+    """The rows an EXPLAIN ANALYZE plan (JSON) read from the contacts table, over every node and loop."""
+    own = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Relation Name") == "contacts_contact" else 0
+    return own + sum(contacts_rows_read(child) for child in plan.get("Plans", []))
+
+
+@pytest.mark.postgres
+def test_a_chunk_reads_the_contacts_of_its_own_members_only_wherever_the_cursor_is(
+    api_client, create_campaign, account, enqueued, settings
+):
+    settings.CAMPAIGN_PREPARE_CHUNK = 100
+    group = make_group(account, 20_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact, contacts_contact_groups")
+    credits_topup(account_id=account.pk, amount=20_000)
+    campaign_id = create_campaign(group_id=str(group.pk)).json()["id"]
+    api_client.post(url(campaign_id, "send"))
+    members = sorted(group.contacts.values_list("id", flat=True))
+    Campaign.objects.filter(pk=campaign_id).update(prepared_through=members[15_000])  # three quarters through
+
+    with CaptureQueriesContext(connection) as queries:
+        assert campaign_prepare(campaign_id=campaign_id) is True
+    chunk_read = next(query["sql"] for query in queries if '"contacts_contact"."first_name"' in query["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {chunk_read}")
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    # Merged with the members by id, the contacts' primary key was read from its start: 15,101 rows here.
+    assert contacts_rows_read(plan) == 100
+    prepared = Message.objects.filter(campaign_id=campaign_id).exclude(contact_id__in=members[:100])
+    assert sorted(prepared.values_list("contact_id", flat=True)) == members[15_001:15_101]
 
 
 LONG = "Привет! " + "ю" * 580 + " {name}"  # UCS-2: 589 units and the name's; ten segments hold 670
