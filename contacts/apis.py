@@ -151,7 +151,7 @@ class ContactListCreateApi(AccountApi):
             view=self,
             queryset=contacts,
             serializer_class=ContactOutputSerializer,
-            count=contact_list_count(**filters.validated_data),
+            count=contact_list_count(account_id=self.account_id, **filters.validated_data),
         )
 
     @extend_schema(

@@ -66,3 +66,18 @@ class Contact(models.Model):
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name} ({self.phone})" if name else self.phone
+
+
+class ContactCountChange(models.Model):
+    """+n or -n contacts of an account, written by triggers on contacts_contact (migration 0003) in the
+    transaction that adds or deletes them: an account's contacts are the sum of its rows, exact at every
+    moment, without counting 100,000 rows for each page of the list. Appended, never updated, so that nobody
+    waits on an account's counter (an import holds its transaction for seconds); contact_counts_compact folds
+    them. No foreign key: the rows of a deleted account sum to zero and are folded away."""
+
+    id = models.BigAutoField(primary_key=True)
+    account_id = models.UUIDField(db_index=True)
+    contacts = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.contacts:+d}"

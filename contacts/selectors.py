@@ -2,12 +2,12 @@ import re
 import uuid
 
 import phonenumbers
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from messaging.phone import DEFAULT_REGION
 from smsplatform.errors import NotFound
 
-from .models import Contact, Group
+from .models import Contact, ContactCountChange, Group
 
 # A number as people type it: digits with an optional leading +, and spaces, dashes, dots or brackets.
 _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
@@ -67,14 +67,18 @@ def contact_list(*, account_id, search: str = "", group_id=None) -> QuerySet[Con
     return _with_group_ids(contacts).order_by("-created_at", "-id")
 
 
-def contact_list_count(*, search: str = "", group_id=None) -> int | None:
+def contact_list_count(*, account_id, search: str = "", group_id=None) -> int | None:
     """The length of contact_list() for these filters (of a group it has checked) when it costs less than a
-    COUNT(*) over the list, else None. A group's members, unsearched, are counted in the membership table alone,
-    every member being a contact of the group's account: 6 ms for 100,000 members instead of 40-60 ms for
-    their join with the account's contacts."""
-    if group_id and not search.strip():
+    COUNT(*) over the list, else None (a search). A group's members are counted in the membership table alone,
+    every member being a contact of the group's account: 6 ms for 100,000 members instead of 40-60 ms for their
+    join with the account's contacts. All of the account's contacts are the sum of its count changes, which the
+    triggers write with every insert and delete (ContactCountChange): a few rows instead of 20 ms of counting
+    100,000."""
+    if search.strip():
+        return None
+    if group_id:
         return Contact.groups.through.objects.filter(group_id=group_id).count()
-    return None
+    return ContactCountChange.objects.filter(account_id=account_id).aggregate(total=Sum("contacts"))["total"] or 0
 
 
 def contact_get(*, account_id, contact_id) -> Contact:

@@ -1,9 +1,10 @@
 """Contacts and groups: every write, each in one transaction."""
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -14,7 +15,7 @@ from smsplatform.errors import InvalidInput
 
 from .errors import ContactExists, GroupExists
 from .importing import ImportResult, ImportRow, import_rows
-from .models import Contact, Group
+from .models import Contact, ContactCountChange, Group
 from .selectors import contact_ids_unknown, group_ids_unknown
 
 # Named in an error, at most this many unknown ids (a client may send thousands).
@@ -186,3 +187,28 @@ def contacts_import(*, account_id, rows: Iterable[ImportRow], group_id: uuid.UUI
         opted_out=True, updated_at=timezone.now()
     )
     return result
+
+
+def contact_counts_compact() -> int:
+    """Fold the count changes of each account that has more than one into a row of their sum (none when it is
+    zero: a deleted account's). Returns how many rows were folded.
+
+    Each row is folded exactly once, whoever else runs (DELETE … RETURNING gives this call the rows it deleted,
+    and a concurrent call waits for them and then skips them), and the list's count, one statement, sees every
+    row before the fold or every row after it."""
+    table = connection.ops.quote_name(ContactCountChange._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE account_id IN"
+            f" (SELECT account_id FROM {table} GROUP BY account_id HAVING count(*) > 1) RETURNING account_id, contacts"
+        )
+        folded = cursor.fetchall()
+        totals = Counter()
+        for account_id, contacts in folded:
+            totals[account_id] += contacts
+        ContactCountChange.objects.bulk_create(
+            ContactCountChange(account_id=account_id, contacts=contacts)
+            for account_id, contacts in totals.items()
+            if contacts
+        )
+    return len(folded)

@@ -236,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-expire": {"task": "webhooks.tasks.webhooks_expire", "schedule": 3600.0},
     # The usage report is exact without it; folding the changes keeps what a report reads small.
     "usage-compact": {"task": "reports.tasks.usage_compact", "schedule": env.float("REPORTS_COMPACT_INTERVAL", 5.0)},
+    # The same for the contacts list's count.
+    "contact-counts-compact": {"task": "contacts.tasks.contact_counts_compact", "schedule": 60.0},
 }
 
 # --- API ------------------------------------------------------------------------
