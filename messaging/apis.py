@@ -16,6 +16,7 @@ from gateways.handler import gateways
 from reports.selectors import usage_message_count
 from smsplatform.api.fields import StrictBooleanField, StrictCharField
 from smsplatform.api.pagination import Pagination, paginated_response
+from smsplatform.api.plain_input import plain_input
 from smsplatform.api.renderers import CsvRenderer
 from smsplatform.api.schema import error_response
 from smsplatform.api.views import AccountApi
@@ -170,12 +171,14 @@ class MessageSendApi(AccountApi):
         ],
     )
     def post(self, request):
-        serializer = self.SendInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = plain_input(self.SendInputSerializer, request)
+        if data is None:  # DRF parses and validates it, and words any error
+            serializer = self.SendInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise InvalidInput({"Idempotency-Key": ["Use 1 to 255 printable ASCII characters, without spaces."]})
-        data = serializer.validated_data
         receipt, replayed = message_send(
             account_id=self.account_id,
             to=data["to"],
