@@ -67,10 +67,11 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before URL resolution: /path and /path/ reach the same view, with no redirect.
     "smsplatform.api.middleware.OptionalTrailingSlashMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, user and message middleware, for the dashboard only: API requests skip them.
+    "smsplatform.api.middleware.DashboardSessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "smsplatform.api.middleware.DashboardAuthenticationMiddleware",
+    "smsplatform.api.middleware.DashboardMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 # The API answers both forms itself; a redirect would turn a POST into a lost GET.
