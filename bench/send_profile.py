@@ -34,7 +34,9 @@ LAYERS = [
     ("DRF view: dispatch", [("rest_framework/views.py", "dispatch")]),
     ("DRF: authentication and throttling", [("rest_framework/views.py", "initial")]),
     ("API key lookup and rate count (Redis)", [("accounts/selectors.py", "api_key_authenticate")]),
-    ("DRF: parse and validate the body", [("rest_framework/serializers.py", "is_valid")]),
+    ("DRF: parse and validate the body", [
+        ("rest_framework/serializers.py", "is_valid"), ("smsplatform/api/plain_input.py", "plain_input"),
+    ]),
     ("service: message_send", [("messaging/services.py", "message_send")]),
     ("phone number (phonenumbers)", [("messaging/phone.py", "phone_normalize")]),
     ("segments", [("messaging/segments.py", "segment_count")]),
