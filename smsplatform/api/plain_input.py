@@ -17,6 +17,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.validators import MaxLengthValidator, MinLengthValidator, ProhibitNullCharactersValidator
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.parsers import JSONParser
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from .fields import StrictBooleanField, StrictCharField
@@ -35,12 +36,12 @@ _MISSING = object()
 def plain_input(serializer_class: type[serializers.Serializer], request) -> dict | None:
     """The serializer's validated data for the DRF `request`'s JSON body, or None: let DRF parse and validate it."""
     django_request = request._request
-    if not any(parser.media_type == "application/json" for parser in request.parsers):
-        return None  # the view takes no JSON: DRF answers 415
     if django_request.content_type != "application/json" or django_request.content_params.get(
         "charset", "utf-8"
     ).lower() not in ("utf-8", "utf8"):
         return None
+    if not isinstance(request.negotiator.select_parser(request, request.parsers), JSONParser):
+        return None  # the parser DRF would choose is not JSON's (or there is none: a 415)
     try:
         data = json.loads(django_request.body.decode(), parse_constant=_refuse)
     except (RequestDataTooBig, ValueError, RecursionError):
@@ -54,7 +55,7 @@ def plain_input(serializer_class: type[serializers.Serializer], request) -> dict
             if default is _MISSING:
                 return None
             if default is not empty:
-                validated[name] = default
+                validated[name] = default.get_default()  # per request: a default may be a callable
             continue
         value = check(value)
         if value is _MISSING:
@@ -70,8 +71,8 @@ def _refuse(constant: str):
 @cache
 def _plan(serializer_class: type[serializers.Serializer]) -> list[tuple[str, Callable, object]]:
     """Each field's name, its check (the value it validates to, or _MISSING), and what a missing field gives:
-    its default, `empty` (left out) or _MISSING (required). Made once per serializer; a serializer this cannot
-    mirror is a programming error, found on its first request."""
+    the field (whose default it takes), `empty` (left out) or _MISSING (required). Made once per serializer; a
+    serializer this cannot mirror is a programming error, found on its first request."""
     meta_validators = getattr(getattr(serializer_class, "Meta", None), "validators", None)
     if serializer_class.validate is not serializers.Serializer.validate or meta_validators:
         raise TypeError(f"{serializer_class.__name__}.validate is not mirrored by plain_input")
@@ -90,7 +91,7 @@ def _plan(serializer_class: type[serializers.Serializer]) -> list[tuple[str, Cal
         elif field.default is empty:
             default = empty
         else:
-            default = field.get_default()
+            default = field
         plan.append((name, check, default))
     return plan
 

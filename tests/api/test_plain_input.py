@@ -82,6 +82,17 @@ def test_a_view_that_takes_no_json_is_left_to_drf():
     assert plain_input(SendInput, drf_request(json.dumps(PLAIN).encode(), parsers=(FormParser,))) is None
 
 
+def test_a_callable_default_is_called_for_each_request():
+    calls = []
+
+    class Stamped(serializers.Serializer):
+        to = StrictCharField()
+        stamp = StrictCharField(required=False, default=lambda: str(len(calls.append(1) or calls)))
+
+    first, second = (plain_input(Stamped, drf_request(b'{"to": "x"}')) for _ in range(2))
+    assert (first, second) == ({"to": "x", "stamp": "1"}, {"to": "x", "stamp": "2"})
+
+
 def test_a_serializer_it_cannot_mirror_is_refused_on_first_use():
     class WithHook(serializers.Serializer):
         to = StrictCharField()
