@@ -9,27 +9,16 @@ that every error is still DRF's, word for word. tests/api/test_plain_input.py ch
 """
 
 import json
-import re
 from collections.abc import Callable
 from functools import cache
 
 from django.core.exceptions import RequestDataTooBig
-from django.core.validators import MaxLengthValidator, MinLengthValidator, ProhibitNullCharactersValidator
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.parsers import JSONParser
-from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from .fields import StrictBooleanField, StrictCharField
 
-# What CharField's own validators refuse: NUL and the surrogate code points.
-_PROHIBITED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-_CHAR_FIELD_VALIDATORS = (
-    MaxLengthValidator,
-    MinLengthValidator,
-    ProhibitNullCharactersValidator,
-    ProhibitSurrogateCharactersValidator,
-)
 _MISSING = object()
 
 
@@ -80,10 +69,10 @@ def _plan(serializer_class: type[serializers.Serializer]) -> list[tuple[str, Cal
     for name, field in serializer_class().fields.items():
         if field.source != name or field.read_only or getattr(serializer_class, f"validate_{name}", None):
             raise TypeError(f"{serializer_class.__name__}.{name} is not mirrored by plain_input")
-        if type(field) is StrictCharField and all(isinstance(v, _CHAR_FIELD_VALIDATORS) for v in field.validators):
+        if type(field) is StrictCharField:
             check = _char_check(field)
-        elif type(field) is StrictBooleanField and not field.validators:
-            check = _boolean_check
+        elif type(field) is StrictBooleanField:
+            check = _boolean_check(field)
         else:
             raise TypeError(f"{serializer_class.__name__}.{name} ({type(field).__name__}) is not mirrored")
         if field.required:
@@ -97,8 +86,8 @@ def _plan(serializer_class: type[serializers.Serializer]) -> list[tuple[str, Cal
 
 
 def _char_check(field: StrictCharField) -> Callable:
-    """CharField.run_validation for a string, null not allowed: blank, trimmed, then its length and characters."""
-    lowest, highest = field.min_length or 0, field.max_length
+    """CharField.run_validation for a string, null not allowed: blank, trimmed, then the field's own validators
+    (its lengths, NUL and surrogates, any it was given)."""
 
     def check(value):
         if type(value) is not str:
@@ -107,12 +96,22 @@ def _char_check(field: StrictCharField) -> Callable:
             value = value.strip()
         if value == "":
             return "" if field.allow_blank else _MISSING
-        if len(value) < lowest or (highest is not None and len(value) > highest):
-            return _MISSING
-        return _MISSING if _PROHIBITED_CHARACTERS.search(value) else value
+        return _validated(field, value)
 
     return check
 
 
-def _boolean_check(value):
-    return value if type(value) is bool else _MISSING
+def _boolean_check(field: StrictBooleanField) -> Callable:
+    def check(value):
+        return _validated(field, value) if type(value) is bool else _MISSING
+
+    return check
+
+
+def _validated(field: serializers.Field, value):
+    """`value` if the field's validators take it, as DRF runs them; else _MISSING."""
+    try:
+        field.run_validators(value)
+    except serializers.ValidationError:
+        return _MISSING
+    return value

@@ -146,3 +146,16 @@ def test_the_send_endpoint_validates_a_plain_body_without_the_serializer(api_cli
     assert refused.status_code == 400
     assert refused.json()["fields"] == {"to": ["Must be a string."]}
     assert len(built) == 1
+
+
+def test_a_fields_own_validators_decide_as_in_drf():
+    from django.core.validators import MaxLengthValidator, RegexValidator
+
+    class Limited(serializers.Serializer):
+        code = StrictCharField(validators=[MaxLengthValidator(3), RegexValidator("^[a-z]+$")])
+
+    for value, taken in (("abc", True), ("abcd", False), ("AB", False)):
+        body = json.dumps({"code": value}).encode()
+        serializer = Limited(data=drf_request(body).data)
+        assert serializer.is_valid() is taken
+        assert plain_input(Limited, drf_request(body)) == (serializer.validated_data if taken else None)
