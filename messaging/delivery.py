@@ -309,10 +309,18 @@ def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tup
     message, part, unmatched = Message._meta.db_table, MessagePart._meta.db_table, UnmatchedReceipt._meta.db_table
     rows, params = sql_rows({"message_id": "uuid", "gateway_message_id": "varchar", "number": "smallint"}, parts)
     events, events_params = status_events_sql(source="sent", now=now)
+    message_ids = list(dict.fromkeys(message_id for message_id, _, _ in parts))
+    if len(message_ids) == 1:
+        # A single send's: the key's equality is an index scan in any plan. The set's form may be planned as a
+        # scan of the whole table when the connection prepares it while the table is small, and that plan is
+        # kept until the table's statistics change (never, where autovacuum is off): a scan a send.
+        which, which_params = "id = %s", message_ids
+    else:
+        which, which_params = "id IN (SELECT message_id FROM part)", []
     sql = (
         f"WITH part AS {rows},"
         f" sent AS (UPDATE {message} SET status = %s, sent_at = %s, gateway = %s, error = '', error_code = '',"
-        f" next_attempt_at = NULL WHERE id IN (SELECT message_id FROM part) AND status = %s"
+        f" next_attempt_at = NULL WHERE {which} AND status = %s"
         f" RETURNING {STATUS_SOURCE_COLUMNS}),"
         f" inserted AS (INSERT INTO {part} (message_id, gateway, gateway_message_id, number, status, error, error_code)"
         f" SELECT part.message_id, %s, part.gateway_message_id, part.number, %s, '', '' FROM part"
@@ -322,7 +330,7 @@ def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tup
         f" AND u.gateway_message_id IN (SELECT gateway_message_id FROM part)),"
         f" (SELECT array_agg(DISTINCT origin) FROM events) FROM sent"
     )
-    params += [Message.Status.SENT, now, gateway, Message.Status.QUEUED, gateway, MessagePart.Status.SENT]
+    params += [Message.Status.SENT, now, gateway, *which_params, Message.Status.QUEUED, gateway, MessagePart.Status.SENT]
     params += [*events_params, gateway]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
