@@ -330,7 +330,15 @@ def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tup
         f" AND u.gateway_message_id IN (SELECT gateway_message_id FROM part)),"
         f" (SELECT array_agg(DISTINCT origin) FROM events) FROM sent"
     )
-    params += [Message.Status.SENT, now, gateway, *which_params, Message.Status.QUEUED, gateway, MessagePart.Status.SENT]
+    params += [
+        Message.Status.SENT,
+        now,
+        gateway,
+        *which_params,
+        Message.Status.QUEUED,
+        gateway,
+        MessagePart.Status.SENT,
+    ]
     params += [*events_params, gateway]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
