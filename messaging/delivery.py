@@ -102,6 +102,10 @@ def batch_lease() -> timedelta:
 def sql_in(column: str, values: Sequence, field) -> tuple[str, list]:
     """`column` is one of `values` (of the model field `field`), and its parameters."""
     prepped = [field.get_db_prep_value(value, connection) for value in values]
+    if len(prepped) == 1:
+        # Equality is an index lookup in any plan; a prepared `= ANY(…)` made while the table was small keeps a
+        # scan of the whole table (see _mark_sent_in_one_statement).
+        return f"{column} = %s", prepped
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [prepped]
     return f"{column} IN ({', '.join(['%s'] * len(prepped))})", prepped
