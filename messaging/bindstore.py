@@ -18,16 +18,6 @@ from .models import Message
 CAMPAIGN_SENDING = "sending"
 
 
-def plan_each_batch_for_itself(*, connection, **kwargs) -> None:
-    """`connection_created` receiver of the bind process: its statements are batches of whatever came together (one
-    message to 500), planned on each run for that batch and the tables as they are. A prepared statement's generic
-    plan, kept for the connection's life, assumes ten rows and the tables' sizes when it was made: one made while
-    the messages table was small read the whole table on every batch after it, as the table grew."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET plan_cache_mode = force_custom_plan")
-
-
 def _reconnecting(method):
     """A database that went away leaves a dead connection behind: drop it, so the daemon's retry reconnects."""
 

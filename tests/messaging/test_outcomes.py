@@ -4,18 +4,14 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
-from django.db import connections
-from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from gateways.base import OutboundSms, SubmitResult
 from gateways.checks import check_sms_gateways
 from gateways.smpp.handoff import Handoff, entry_fields
-from messaging.bindstore import DatabaseStore, plan_each_batch_for_itself
+from messaging.bindstore import DatabaseStore
 from messaging.delivery import Outcome, outcomes_record
-from messaging.management.commands.smppd import Command
 from messaging.models import Message
 from tests.factories import GroupFactory, MessageFactory
 
@@ -189,23 +185,3 @@ def test_the_system_check_refuses_bad_smpp_options(settings, options, problem):
 
     assert errors[0].id == "gateways.E006"
     assert problem in errors[0].msg
-
-
-@pytest.mark.postgres
-def test_the_bind_process_plans_each_batch_on_each_run(db, settings, monkeypatch):
-    """Its statements are batches of any size: a plan kept from when a table was small would read it whole."""
-
-    async def bound_nothing(self, configured, instance):
-        return None
-
-    settings.SMS_GATEWAYS = {"smsc": SMPP}
-    monkeypatch.setattr(Command, "_run", bound_nothing)
-    call_command("smppd")
-    bind_process_connection = connections.create_connection("default")
-    try:
-        with bind_process_connection.cursor() as cursor:
-            cursor.execute("SHOW plan_cache_mode")
-            assert cursor.fetchone()[0] == "force_custom_plan"
-    finally:
-        bind_process_connection.close()
-        connection_created.disconnect(plan_each_batch_for_itself)

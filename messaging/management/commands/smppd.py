@@ -3,11 +3,10 @@ import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db.backends.signals import connection_created
 
 from gateways.handler import gateways
 from gateways.smpp.daemon import BindDaemon
-from messaging.bindstore import DatabaseStore, plan_each_batch_for_itself
+from messaging.bindstore import DatabaseStore
 
 
 def bind_gateways() -> list:
@@ -33,7 +32,6 @@ class Command(BaseCommand):
         if not configured:
             self.stdout.write("No SMPP gateway in SMS_GATEWAYS: nothing to bind.")
             return
-        connection_created.connect(plan_each_batch_for_itself)
         asyncio.run(self._run(configured, instance))
 
     async def _run(self, configured: list, instance: str) -> None:
