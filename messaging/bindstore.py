@@ -3,7 +3,7 @@
 import functools
 import operator
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.db.models import Q
 
 from gateways.base import InboundSms, OutboundSms, Receipt, SubmitResult, SubmitStatus
@@ -19,10 +19,18 @@ CAMPAIGN_SENDING = "sending"
 
 
 def _reconnecting(method):
-    """A database that went away leaves a dead connection behind: drop it, so the daemon's retry reconnects."""
+    """A database that went away leaves a dead connection behind: drop it, so the daemon's retry reconnects.
+
+    And first, what Django does before each request and Celery's worker before each task: close a connection
+    older than DB_CONN_MAX_AGE (or broken). The daemon's connections would otherwise live as long as it does, with
+    the plans its prepared statements got when it started: made while a table was small, a scan of the whole
+    table, kept until the table's statistics change (never where autovacuum is off). A connection inside a caller's
+    transaction is the caller's to keep."""
 
     @functools.wraps(method)
     def call(*args, **kwargs):
+        if not connection.in_atomic_block:
+            close_old_connections()
         try:
             return method(*args, **kwargs)
         except (OperationalError, InterfaceError):

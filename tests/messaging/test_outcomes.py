@@ -4,6 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -83,6 +84,30 @@ def test_sent_and_its_part_ids_are_one_statement(message, django_assert_num_quer
 
 def handoff(message: Message, *, attempt: int | None = None) -> Handoff:
     return Handoff("stream", "1-0", str(message.pk), message.attempts if attempt is None else attempt, False)
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # the bind process's statements run outside any transaction
+def test_the_store_replaces_a_connection_older_than_its_maximum_age(account):
+    """The bind process runs for weeks: its connections are renewed as the web's and the worker's are, and with them
+    the plans of their prepared statements."""
+    message = MessageFactory(account=account)
+    store = DatabaseStore()
+    assert [sms.message_id for sms in store.load([handoff(message)])] == [str(message.pk)]
+    first = backend_pid()
+    store.load([handoff(message)])
+    assert backend_pid() == first  # young: kept
+
+    connection.close_at = time.monotonic() - 1  # DB_CONN_MAX_AGE has passed
+
+    assert [sms.message_id for sms in store.load([handoff(message)])] == [str(message.pk)]
+    assert backend_pid() != first
 
 
 def test_the_store_loads_a_queued_message_in_the_attempt_it_was_handed_over_for(message):
