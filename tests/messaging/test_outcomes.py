@@ -15,6 +15,7 @@ from messaging.bindstore import DatabaseStore
 from messaging.delivery import Outcome, outcomes_record
 from messaging.models import Message
 from tests.factories import GroupFactory, MessageFactory
+from tests.test_postgresql_backend import backend_pid
 
 SMPP = {
     "BACKEND": "gateways.backends.smpp.SmppGateway",
@@ -86,12 +87,6 @@ def handoff(message: Message, *, attempt: int | None = None) -> Handoff:
     return Handoff("stream", "1-0", str(message.pk), message.attempts if attempt is None else attempt, False)
 
 
-def backend_pid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)  # the bind process's statements run outside any transaction
 def test_the_store_replaces_a_connection_older_than_its_maximum_age(account):
@@ -100,14 +95,14 @@ def test_the_store_replaces_a_connection_older_than_its_maximum_age(account):
     message = MessageFactory(account=account)
     store = DatabaseStore()
     assert [sms.message_id for sms in store.load([handoff(message)])] == [str(message.pk)]
-    first = backend_pid()
+    first = backend_pid(connection)
     store.load([handoff(message)])
-    assert backend_pid() == first  # young: kept
+    assert backend_pid(connection) == first  # young: kept
 
     connection.close_at = time.monotonic() - 1  # DB_CONN_MAX_AGE has passed
 
     assert [sms.message_id for sms in store.load([handoff(message)])] == [str(message.pk)]
-    assert backend_pid() != first
+    assert backend_pid(connection) != first
 
 
 def test_the_store_loads_a_queued_message_in_the_attempt_it_was_handed_over_for(message):
