@@ -103,8 +103,9 @@ def sql_in(column: str, values: Sequence, field) -> tuple[str, list]:
     """`column` is one of `values` (of the model field `field`), and its parameters."""
     prepped = [field.get_db_prep_value(value, connection) for value in values]
     if len(prepped) == 1:
-        # Equality is an index lookup in any plan; a prepared `= ANY(…)` made while the table was small keeps a
-        # scan of the whole table (see _mark_sent_in_one_statement).
+        # Equality is an index lookup in any plan. A set's form (`= ANY(…)`, `IN (SELECT …)`) prepared while the
+        # table was small gets a generic plan that scans the whole table, kept until the table's statistics change
+        # (never, where autovacuum is off): a scan for each statement after it.
         return f"{column} = %s", prepped
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [prepped]
@@ -313,12 +314,10 @@ def _mark_sent_in_one_statement(*, gateway: str, parts: list[tuple], now) -> tup
     message, part, unmatched = Message._meta.db_table, MessagePart._meta.db_table, UnmatchedReceipt._meta.db_table
     rows, params = sql_rows({"message_id": "uuid", "gateway_message_id": "varchar", "number": "smallint"}, parts)
     events, events_params = status_events_sql(source="sent", now=now)
-    message_ids = list(dict.fromkeys(message_id for message_id, _, _ in parts))
+    message_ids = {message_id for message_id, _, _ in parts}
     if len(message_ids) == 1:
-        # A single send's: the key's equality is an index scan in any plan. The set's form may be planned as a
-        # scan of the whole table when the connection prepares it while the table is small, and that plan is
-        # kept until the table's statistics change (never, where autovacuum is off): a scan a send.
-        which, which_params = "id = %s", message_ids
+        # A single send's, by key (sql_in): the set's form, prepared while the table was small, scanned all of it.
+        which, which_params = sql_in("id", message_ids, Message._meta.pk)
     else:
         which, which_params = "id IN (SELECT message_id FROM part)", []
     sql = (
